@@ -53,6 +53,21 @@ CONNECTION_EXTRA_FIELDS: dict[str, tuple[str, str, str]] = {
         "string",
         "Base URL of the Azure ML studio for links; default https://ml.azure.com.",
     ),
+    "max_retries": (
+        "Max retries",
+        "integer",
+        "Retries of a request on 429, 5xx and connection errors (default 5).",
+    ),
+    "retry_backoff_seconds": (
+        "Retry backoff (s)",
+        "number",
+        "First backoff between retries, doubled each time, with jitter (default 1).",
+    ),
+    "request_timeout_seconds": (
+        "Request timeout (s)",
+        "number",
+        "Timeout of one HTTP request (default 60).",
+    ),
 }
 
 CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {
