@@ -7,9 +7,11 @@ router (the emulator) understand, so one template serves the client and the serv
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 WORKSPACE_SCOPE = (
     "/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
@@ -44,6 +46,27 @@ class Route:
         return self.template.format(
             **{key: quote(str(val), safe="") for key, val in values.items()}
         )
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The decoded placeholder values if ``path`` is exactly this route, else ``None``.
+
+        The inverse of :meth:`format`: it lets a client recognise a URL the service handed out.
+        """
+        found = _template_pattern(self.template).fullmatch(path)
+        if found is None:
+            return None
+        return {key: unquote(val) for key, val in found.groupdict().items()}
+
+
+@cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching ``template`` with one path segment per placeholder."""
+    pieces = re.split(r"\{(\w+)\}", template)
+    pattern = "".join(
+        f"(?P<{piece}>[^/]+)" if index % 2 else re.escape(piece)
+        for index, piece in enumerate(pieces)
+    )
+    return re.compile(pattern)
 
 
 # Published pipelines

@@ -1,0 +1,70 @@
+"""The one place that knows where Airflow 2.11 and Airflow 3 keep the classes we build on.
+
+Airflow 3 moved the authoring API to ``airflow.sdk``; Airflow 2.11 keeps it under
+``airflow.models`` and friends. Everything else imports these names from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow import __version__ as AIRFLOW_VERSION
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
+
+if AIRFLOW_V_3:
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.sdk.execution_time.xcom import XCom
+else:  # Airflow 2.11
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models import BaseOperator  # type: ignore[no-redef]
+    from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
+    from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+
+try:
+    from airflow.sdk.definitions.context import Context
+except ImportError:  # Airflow 2.11
+    from airflow.utils.context import Context  # type: ignore[no-redef,assignment]
+
+try:
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef,assignment]
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, read when an operator is created."""
+    if AIRFLOW_V_3:
+        from airflow.sdk.configuration import conf
+    else:
+        from airflow.configuration import conf  # type: ignore[no-redef]
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def mask_secret(secret: Any) -> None:
+    """Register ``secret`` with Airflow's log masker, whatever the Airflow version."""
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import mask_secret as _mask
+    except ImportError:
+        from airflow.utils.log.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
+    _mask(secret)
+
+
+__all__ = [
+    "AIRFLOW_V_3",
+    "AirflowSensorTimeout",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "BaseTrigger",
+    "Context",
+    "TriggerEvent",
+    "XCom",
+    "default_deferrable",
+    "mask_secret",
+]

@@ -1,0 +1,233 @@
+"""Handlers outside the service APIs: the token endpoint, discovery, the studio pages and the
+emulator's own routes (manifest, stats, step logs, fault settings). None needs a token.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+
+from aiohttp import web
+
+from airflow_provider_mlpipelines.api.graph import WorkspaceDiscovery
+from airflow_provider_mlpipelines.emulator.auth import AadError
+from airflow_provider_mlpipelines.emulator.errors import not_found
+from airflow_provider_mlpipelines.emulator.http import (
+    REQUEST_ID,
+    context_of,
+    json_response,
+    read_json,
+    text_response,
+)
+from airflow_provider_mlpipelines.emulator.records import RunRecord
+
+STUDIO_PATH = "/studio"
+
+
+# ------------------------------------------------------------------------------ Entra ID
+async def openid_configuration(request: web.Request) -> web.Response:
+    """GET ``/{tenant}/v2.0/.well-known/openid-configuration``.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    try:
+        document = context.authority.openid_configuration(
+            request.match_info["tenant"], context.urls.base_url
+        )
+    except AadError as exc:
+        return json_response(exc.body(request[REQUEST_ID]), status=exc.status)
+    return json_response(document)
+
+
+async def issue_token(request: web.Request) -> web.Response:
+    """POST ``/{tenant}/oauth2/v2.0/token`` (client-credentials grant).
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    form = {key: str(value) for key, value in (await request.post()).items()}
+    try:
+        body = context.authority.issue(request.match_info["tenant"], form, context.urls.base_url)
+    except AadError as exc:
+        return json_response(exc.body(request[REQUEST_ID]), status=exc.status)
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store, no-cache"
+    return response
+
+
+async def signing_keys(request: web.Request) -> web.Response:
+    """GET ``/{tenant}/discovery/v2.0/keys``: tokens are unsigned, so there are no keys.
+
+    :param request: the request.
+    """
+    return json_response({"keys": []})
+
+
+# ------------------------------------------------------------------------------ discovery
+async def discovery(request: web.Request) -> web.Response:
+    """GET ``/discovery/workspaces/{workspace_name}``: the workspace's service URLs.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    name = request.match_info["workspace_name"]
+    if name != context.urls.identity.workspace_name:
+        raise not_found("Workspace", name)
+    base = context.urls.base_url
+    document = WorkspaceDiscovery(
+        api=base, history=base, studio=base + STUDIO_PATH, catalog=base, experimentation=base
+    )
+    return json_response(document.to_json())
+
+
+# ------------------------------------------------------------------------------ emulator
+async def manifest(request: web.Request) -> web.Response:
+    """GET ``/_emulator/manifest``.
+
+    :param request: the request.
+    """
+    return json_response(context_of(request).manifest)
+
+
+async def stats(request: web.Request) -> web.Response:
+    """GET ``/_emulator/stats``: token and request counters, runs by status.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    by_status: dict[str, int] = {}
+    for run in context.runs.state.runs.values():
+        by_status[run.status.value] = by_status.get(run.status.value, 0) + 1
+    body = context.stats.snapshot()
+    body.update(
+        tokens_issued=context.authority.tokens_issued,
+        tokens_valid=context.authority.valid_tokens,
+        runs=by_status,
+        runs_in_flight=context.runs.runner.active_runs,
+        faults_injected=context.faults.injected,
+        store_writes=context.runs.state.store.writes,
+    )
+    return json_response(body)
+
+
+async def step_log_file(request: web.Request) -> web.Response:
+    """GET ``/_emulator/logs/{step_run_id}/{kind}``: a step's log (the details' log URLs).
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    step_run_id = request.match_info["step_run_id"]
+    found = context.runs.state.steps_by_run_id.get(step_run_id)
+    if found is None:
+        raise not_found("Step run", step_run_id)
+    run, step = found
+    return text_response(context.runs.log_text(run, step, request.match_info["kind"].upper()))
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    """GET ``/_emulator/admin/faults``.
+
+    :param request: the request.
+    """
+    return json_response(asdict(context_of(request).faults.settings))
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """POST ``/_emulator/admin/faults``: change some fault settings (JSON object).
+
+    :param request: the request.
+    """
+    faults = context_of(request).faults
+    settings = faults.update(await read_json(request))
+    return json_response(asdict(settings))
+
+
+# ------------------------------------------------------------------------------ studio
+async def studio_run(request: web.Request) -> web.Response:
+    """GET ``/studio/runs/{object_id}``: a pipeline run and its steps.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    run, step = context.runs.history_lookup(request.match_info["object_id"], None)
+    if step is not None:
+        rows = [("Step", step.name), ("Status", step.status.value), ("Detail", step.status_detail)]
+        return _page(f"Step run {step.run_id}", rows, [])
+    rows = [
+        ("Pipeline", run.pipeline_name),
+        ("Experiment", run.experiment_name),
+        ("Status", run.status.value),
+        ("Detail", run.status_detail),
+        ("Created", run.created),
+        ("Ended", run.end_time),
+    ]
+    steps = [(s.name, s.node_id, s.status.value, s.status_detail or "") for s in run.steps]
+    return _page(f"Pipeline run {run.id}", rows, steps)
+
+
+async def studio_pipeline(request: web.Request) -> web.Response:
+    """GET ``/studio/pipelines/{object_id}``: a published pipeline and its runs.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    pipeline = context.workspace.get_pipeline(request.match_info["object_id"])
+    runs = context.runs.runs_of_pipeline(pipeline.id)
+    rows = [
+        ("Name", pipeline.name),
+        ("Version", pipeline.version),
+        ("Status", pipeline.status.value),
+        ("Runs", str(len(runs))),
+    ]
+    return _page(f"Published pipeline {pipeline.id}", rows, _run_rows(runs[-20:]))
+
+
+async def studio_endpoint(request: web.Request) -> web.Response:
+    """GET ``/studio/endpoints/{object_id}``: a pipeline endpoint and its versions.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    endpoint = context.workspace.get_endpoint(request.match_info["object_id"])
+    rows = [
+        ("Name", endpoint.name),
+        ("Status", endpoint.status.value),
+        ("Default version", endpoint.default_version),
+    ]
+    versions = [(v, p, "", "") for v, p in endpoint.versions]
+    return _page(f"Pipeline endpoint {endpoint.id}", rows, versions)
+
+
+async def studio_experiment(request: web.Request) -> web.Response:
+    """GET ``/studio/experiments/{object_id}``: the runs of an experiment.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    name = request.match_info["object_id"]
+    runs = [r for r in context.runs.state.runs.values() if r.experiment_name == name]
+    if not runs:
+        raise not_found("Experiment", name)
+    return _page(f"Experiment {name}", [("Runs", str(len(runs)))], _run_rows(runs[-20:]))
+
+
+def _run_rows(runs: list[RunRecord]) -> list[tuple[str, ...]]:
+    return [(r.id, r.experiment_name, r.status.value, r.created) for r in runs]
+
+
+def _page(
+    title: str, rows: list[tuple[str, str | None]], table: list[tuple[str, ...]]
+) -> web.Response:
+    esc = html.escape
+    items = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v or '')}</td></tr>" for k, v in rows)
+    lines = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table)
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{esc(title)}</title></head><body>"
+        "<p>Azure ML pipelines emulator (read-only)</p>"
+        f"<h1>{esc(title)}</h1><table>{items}</table>"
+        + (f"<table border='1'>{lines}</table>" if table else "")
+        + "</body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")

@@ -1,0 +1,193 @@
+"""The middleware chain every request goes through, outermost first.
+
+1. ``count_requests``: per-route and per-status counters of ``/_emulator/stats``.
+2. ``errors_and_request_id``: gives each request an id (``x-ms-request-id`` and
+   ``x-request-id``) and renders every error as the contract's body with that id in
+   ``Correlation``.
+3. ``inject_faults``: latency, 429 and 503 answers when switched on (``faults.py``).
+4. ``require_token``: the bearer-token check of the service APIs.
+5. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
+from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+from airflow_provider_mlpipelines.emulator.http import (
+    REQUEST_ID,
+    context_of,
+    is_history,
+    json_response,
+    needs_token,
+)
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "UnsupportedApiVersion",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def error_response(
+    request: web.Request,
+    error: EmulatorError,
+    request_id: str,
+) -> web.Response:
+    """Render an error as the pipelines (PascalCase) or run-history (camelCase) body.
+
+    :param request: the request that failed.
+    :param error: the error.
+    :param request_id: the request's id, put in the body's correlation.
+    """
+    camel = is_history(request)
+    correlation = {"requestId": request_id} if camel else {"RequestId": request_id}
+    info = ServiceErrorInfo(
+        code=error.code,
+        message=error.message,
+        target=error.target,
+        details=[],
+        correlation=correlation,
+    )
+    response = json_response(info.to_json(camel_case=camel), status=error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count the request under its route's name and its response's status.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    context = context_of(request)
+    route = request.match_info.route
+    context.stats.requests[context.route_names.get(route, "unmatched")] += 1
+    response = await handler(request)
+    context.stats.statuses[response.status] += 1
+    return response
+
+
+@web.middleware
+async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id and turn every error into the contract's error body.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    request_id = str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except EmulatorError as exc:
+        response = error_response(request, exc, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(request, _from_http_exception(request, exc), request_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception(
+            "Request %s %s failed (request id %s)", request.method, request.path, request_id
+        )
+        error = EmulatorError(
+            500, "InternalError", f"The emulator failed: {type(exc).__name__}: {exc}"
+        )
+        response = error_response(request, error, request_id)
+    response.headers["x-ms-request-id"] = request_id
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> EmulatorError:
+    code = _HTTP_CODES.get(exc.status, "Error")
+    if exc.status == 404:
+        message = f"No route matches {request.method} {request.path}"
+    elif exc.status == 405:
+        message = f"The requested resource does not support HTTP method '{request.method}'."
+    else:
+        message = exc.reason
+    return EmulatorError(exc.status, code, message)
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Delay or fail service API requests as the fault settings say.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    if not needs_token(request):
+        return await handler(request)
+    faults = context_of(request).faults
+    delay = faults.latency(request.path)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    fault = faults.pick(request.path)
+    if fault is not None:
+        raise fault
+    return await handler(request)
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse service API requests without a valid bearer token.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    if needs_token(request):
+        context_of(request).authority.check(request.headers.get("Authorization"))
+    return await handler(request)
+
+
+@web.middleware
+async def require_workspace(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer 404 for service routes scoped to another subscription, group or workspace.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    if needs_token(request):
+        identity = context_of(request).urls.identity
+        expected = {
+            "subscription_id": identity.subscription_id,
+            "resource_group": identity.resource_group,
+            "workspace_name": identity.workspace_name,
+        }
+        for key, value in expected.items():
+            given = request.match_info.get(key)
+            # Azure resource names and ids compare case-insensitively.
+            if given is not None and given.lower() != value.lower():
+                raise EmulatorError(
+                    404,
+                    "NotFound",
+                    f"Workspace '{request.match_info.get('workspace_name')}' was not found in "
+                    f"resource group '{request.match_info.get('resource_group')}' of "
+                    f"subscription '{request.match_info.get('subscription_id')}'",
+                    key,
+                )
+    return await handler(request)
+
+
+MIDDLEWARES = (
+    count_requests,
+    errors_and_request_id,
+    inject_faults,
+    require_token,
+    require_workspace,
+)

@@ -1,0 +1,534 @@
+"""Rules of graphs, published pipelines and pipeline endpoints.
+
+Handlers parse a request and call one method here; every decision (does this id exist, is this
+version listed, may this pipeline be submitted to) is made in this layer, which raises
+:class:`EmulatorError` with the contract's status and code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.graph import GraphEntity
+from airflow_provider_mlpipelines.api.models import (
+    DatasetValue,
+    PipelineCreationInfo,
+    PipelineEndpoint,
+    PipelineEndpointCreationInfo,
+    PipelineInterface,
+)
+from airflow_provider_mlpipelines.api.status import EntityStatus
+from airflow_provider_mlpipelines.emulator import params as params_mod
+from airflow_provider_mlpipelines.emulator.bodies import (
+    json_type,
+    parse_object,
+    require_bool,
+    require_str_map,
+    wire_key,
+)
+from airflow_provider_mlpipelines.emulator.datastores import Datastores
+from airflow_provider_mlpipelines.emulator.errors import (
+    EmulatorError,
+    bad_request,
+    conflict,
+    listing,
+    not_found,
+)
+from airflow_provider_mlpipelines.emulator.records import (
+    EndpointRecord,
+    GraphRecord,
+    PipelineRecord,
+    new_id,
+)
+from airflow_provider_mlpipelines.emulator.state import State
+from airflow_provider_mlpipelines.emulator.submission import merge_data_inputs, resolve_parameters
+from airflow_provider_mlpipelines.emulator.workspace import (
+    PipelineSpec,
+    WorkspaceSpec,
+    WorkspaceSpecError,
+    parse_pipeline,
+    pipeline_to_doc,
+)
+
+log = logging.getLogger(__name__)
+
+_NAME_FIELD = wire_key(PipelineCreationInfo, "name")
+_GRAPH_FIELD = wire_key(PipelineCreationInfo, "graph")
+_GRAPH_ID_FIELD = f"{_GRAPH_FIELD}.{wire_key(GraphEntity, 'id')}"
+_PARAMS_FIELD = wire_key(PipelineCreationInfo, "parameter_assignments")
+_PROPERTIES_FIELD = wire_key(PipelineCreationInfo, "properties")
+_TAGS_FIELD = wire_key(PipelineCreationInfo, "tags")
+_CONTINUE_FIELD = wire_key(PipelineCreationInfo, "continue_run_on_step_failure")
+_PIPELINE_ID_FIELD = wire_key(PipelineEndpointCreationInfo, "pipeline_id")
+_ID_FIELD = wire_key(PipelineEndpoint, "id")
+_ETAG_FIELD = wire_key(PipelineEndpoint, "etag")
+_INTERFACE_FIELD = wire_key(PipelineCreationInfo, "graph_interface")
+_VERSIONS_FIELD = wire_key(PipelineEndpoint, "versions")
+_DEFAULT_VERSION_FIELD = wire_key(PipelineEndpoint, "default_version")
+
+
+class WorkspaceService:
+    """Graphs, published pipelines and endpoints of the emulated workspace.
+
+    :param workspace: the spec.
+    :param state: the records.
+    :param datastores: resolves data references.
+    """
+
+    def __init__(self, workspace: WorkspaceSpec, state: State, datastores: Datastores) -> None:
+        self.workspace = workspace
+        self.state = state
+        self.datastores = datastores
+        self._specs: dict[str, PipelineSpec] = {}
+
+    # ------------------------------------------------------------------------------ graphs
+    def create_graph(self, spec: PipelineSpec) -> GraphRecord:
+        """Record a graph that snapshots ``spec``.
+
+        :param spec: the pipeline to snapshot.
+        """
+        graph = GraphRecord(new_id(), spec.name, pipeline_to_doc(spec))
+        self.state.save_graph(graph)
+        self._specs[graph.id] = spec
+        return graph
+
+    def get_graph(self, graph_id: str) -> GraphRecord:
+        """A graph by id.
+
+        :param graph_id: the id.
+        :raises EmulatorError: 404 when unknown.
+        """
+        graph = self.state.graphs.get(graph_id)
+        if graph is None:
+            raise not_found("Graph", graph_id)
+        return graph
+
+    def spec_of(self, graph_id: str) -> PipelineSpec:
+        """The pipeline snapshot a graph executes.
+
+        :param graph_id: the graph's id.
+        :raises EmulatorError: 404 for an unknown graph; 500 if its snapshot no longer loads.
+        """
+        spec = self._specs.get(graph_id)
+        if spec is None:
+            graph = self.get_graph(graph_id)
+            try:
+                spec = parse_pipeline(graph.pipeline_name, graph.pipeline_doc, self.workspace)
+            except WorkspaceSpecError as exc:
+                raise EmulatorError(
+                    500, "InternalError", f"Graph '{graph_id}' no longer loads: {exc}"
+                ) from None
+            self._specs[graph_id] = spec
+        return spec
+
+    # ------------------------------------------------------------------------------ pipelines
+    def publish(self, info: PipelineCreationInfo) -> PipelineRecord:
+        """Publish a pipeline from a graph, with defaults from the creation info.
+
+        :param info: the ``PipelineCreationInfo`` body.
+        :raises EmulatorError: 400 for a missing name or graph, or invalid defaults; 404 for an
+            unknown graph.
+        """
+        name = (info.name or "").strip()
+        if not name:
+            raise bad_request(
+                f"{_NAME_FIELD} is required to publish a pipeline", "MissingField", _NAME_FIELD
+            )
+        source = self._source_graph(info.graph)
+        spec = self._with_published_defaults(self.spec_of(source.id), name, info)
+        graph = self.create_graph(spec)
+        pipeline = PipelineRecord(
+            id=new_id(),
+            name=name,
+            graph_id=graph.id,
+            description=info.description,
+            version=None if info.version is None else str(info.version),
+            continue_on_step_failure=require_bool(
+                info.continue_run_on_step_failure,
+                _CONTINUE_FIELD,
+                spec.continue_on_step_failure,
+            ),
+            enable_notification=info.enable_notification,
+            parameter_assignments=require_str_map(info.parameter_assignments, _PARAMS_FIELD),
+            dataset_assignments=dict(info.dataset_assignments or {}),
+            properties=require_str_map(info.properties, _PROPERTIES_FIELD),
+            tags=require_str_map(info.tags, _TAGS_FIELD),
+        )
+        self.state.save_pipeline(pipeline)
+        log.info("Published pipeline %s (%s) from graph %s", name, pipeline.id, source.id)
+        return pipeline
+
+    def _source_graph(self, graph: Any) -> GraphRecord:
+        entity = None if graph is None else parse_object(graph, GraphEntity, _GRAPH_FIELD)
+        if entity is None or not entity.id:
+            raise bad_request(
+                f"{_GRAPH_ID_FIELD} (an existing graph) is required: publish from a pipeline "
+                "run (GET PipelineRuns/{runId} gives its GraphId, GET Graphs/{GraphId} the "
+                "graph); the emulator's manifest lists such runs under pipeline_runs",
+                "MissingField",
+                _GRAPH_ID_FIELD,
+            )
+        record = self.state.graphs.get(entity.id)
+        if record is None:
+            raise not_found("Graph", entity.id, _GRAPH_ID_FIELD)
+        return record
+
+    def _with_published_defaults(
+        self, spec: PipelineSpec, label: str, info: PipelineCreationInfo
+    ) -> PipelineSpec:
+        interface = PipelineInterface()
+        if info.graph_interface is not None:
+            interface = parse_object(info.graph_interface, PipelineInterface, _INTERFACE_FIELD)
+        param_defaults = {
+            p.name: p.default_value for p in interface.parameters if p.default_value is not None
+        }
+        param_defaults.update(require_str_map(info.parameter_assignments, _PARAMS_FIELD))
+        values = resolve_parameters(spec, label, param_defaults)
+        data_defaults: dict[str, Any] = {
+            p.name: p.default_value.to_json()
+            for p in interface.data_path_parameters
+            if p.default_value is not None
+        }
+        data_defaults.update(info.data_path_assignments or {})
+        dataset_defaults: dict[str, Any] = {
+            p.name: p.default_value.to_json()
+            for p in interface.dataset_parameters
+            if p.default_value is not None and p.name not in data_defaults
+        }
+        dataset_defaults.update(info.dataset_assignments or {})
+        for name in set(data_defaults) & set(dataset_defaults):
+            data_defaults.pop(name)
+        inputs = merge_data_inputs(spec, label, data_defaults, dataset_defaults)
+        return dataclasses.replace(
+            spec,
+            parameters=tuple(
+                dataclasses.replace(p, default=values[p.name]) for p in spec.parameters
+            ),
+            data_inputs=tuple(
+                dataclasses.replace(
+                    d, default=self._input_default(d.is_dataset, inputs[d.name], d.name)
+                )
+                for d in spec.data_inputs
+            ),
+        )
+
+    def _input_default(self, is_dataset: bool, value: DatasetValue, name: str) -> DatasetValue:
+        datastore, path = self.datastores.resolve_value(value, f"data input '{name}'")
+        if is_dataset:
+            return value
+        # A data-path parameter's default is always a literal location.
+        return DatasetValue(
+            literal=dataclasses.replace(value.literal, datastore_name=datastore, relative_path=path)
+        )  # type: ignore[arg-type]
+
+    def get_pipeline(self, pipeline_id: str) -> PipelineRecord:
+        """A published pipeline by id.
+
+        :param pipeline_id: the id.
+        :raises EmulatorError: 404 when unknown.
+        """
+        pipeline = self.state.pipelines.get(pipeline_id)
+        if pipeline is None:
+            raise not_found("Pipeline", pipeline_id)
+        return pipeline
+
+    def list_pipelines(self, active_only: bool) -> list[PipelineRecord]:
+        """Published pipelines, oldest first.
+
+        :param active_only: leave out disabled and deprecated ones.
+        """
+        pipelines = sorted(self.state.pipelines.values(), key=lambda p: p.created)
+        if active_only:
+            pipelines = [p for p in pipelines if p.status is EntityStatus.ACTIVE]
+        return pipelines
+
+    def set_pipeline_status(self, pipeline_id: str, status: Any) -> PipelineRecord:
+        """Enable, disable or deprecate a published pipeline.
+
+        :param pipeline_id: the id.
+        :param status: the body: a JSON string ``"Active"``, ``"Disabled"`` or ``"Deprecated"``.
+        :raises EmulatorError: 404 for an unknown pipeline; 400 for any other body.
+        """
+        pipeline = self.get_pipeline(pipeline_id)
+        pipeline.status = _parse_status(status, "The status body")
+        pipeline.touch()
+        self.state.save_pipeline(pipeline)
+        return pipeline
+
+    def check_submittable(self, pipeline: PipelineRecord) -> None:
+        """Refuse submissions to a disabled pipeline.
+
+        :param pipeline: the pipeline to submit to.
+        :raises EmulatorError: 400 ``PipelineDisabled``.
+        """
+        if pipeline.status is EntityStatus.DISABLED:
+            raise bad_request(
+                f"Pipeline '{pipeline.name}' ({pipeline.id}) is Disabled; enable it (PUT status "
+                '"Active") before submitting',
+                "PipelineDisabled",
+                pipeline.id,
+            )
+
+    # ------------------------------------------------------------------------------ endpoints
+    def create_endpoint(self, info: PipelineEndpointCreationInfo) -> EndpointRecord:
+        """Create an endpoint whose version ``"0"`` (the default) is ``info.pipeline_id``.
+
+        :param info: the ``PipelineEndpointCreationInfo`` body.
+        :raises EmulatorError: 400 for a missing name or pipeline; 404 for an unknown pipeline;
+            409 for a name already taken.
+        """
+        name = _check_endpoint_name(info.name)
+        self._require_free_name(name, None)
+        if not info.pipeline_id:
+            raise bad_request(
+                f"{_PIPELINE_ID_FIELD} is required", "MissingField", _PIPELINE_ID_FIELD
+            )
+        pipeline = self.state.pipelines.get(info.pipeline_id)
+        if pipeline is None:
+            raise not_found("Pipeline", info.pipeline_id, _PIPELINE_ID_FIELD)
+        endpoint = EndpointRecord(
+            id=new_id(),
+            name=name,
+            default_version="0",
+            versions=[["0", pipeline.id]],
+            description=info.description,
+            properties=require_str_map(info.properties, _PROPERTIES_FIELD),
+        )
+        self.state.save_endpoint(endpoint)
+        log.info("Created pipeline endpoint %s (%s)", name, endpoint.id)
+        return endpoint
+
+    def get_endpoint(self, endpoint_id: str) -> EndpointRecord:
+        """An endpoint by id.
+
+        :param endpoint_id: the id.
+        :raises EmulatorError: 404 when unknown.
+        """
+        endpoint = self.state.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise not_found("PipelineEndpoint", endpoint_id)
+        return endpoint
+
+    def get_endpoint_by_name(self, name: str | None) -> EndpointRecord:
+        """An endpoint by name.
+
+        :param name: the ``Name`` query value.
+        :raises EmulatorError: 400 without a name; 404 when no endpoint has it.
+        """
+        if not name:
+            raise bad_request(
+                f"The query parameter {routes.QUERY_ENDPOINT_NAME} is required",
+                "MissingField",
+                routes.QUERY_ENDPOINT_NAME,
+            )
+        endpoint_id = self.state.endpoint_ids_by_name.get(name)
+        if endpoint_id is None:
+            raise not_found("PipelineEndpoint", name, routes.QUERY_ENDPOINT_NAME)
+        return self.state.endpoints[endpoint_id]
+
+    def list_endpoints(self, active_only: bool, batch_size: int | None) -> list[EndpointRecord]:
+        """Endpoints, oldest first, at most ``batch_size`` of them.
+
+        :param active_only: leave out disabled and deprecated ones.
+        :param batch_size: the ``BatchSize`` header value.
+        """
+        endpoints = sorted(self.state.endpoints.values(), key=lambda e: e.created)
+        if active_only:
+            endpoints = [e for e in endpoints if e.status is EntityStatus.ACTIVE]
+        return endpoints if batch_size is None else endpoints[:batch_size]
+
+    def endpoint_pipelines(self, endpoint_id: str, active_only: bool) -> list[PipelineRecord]:
+        """The published pipelines of an endpoint, in version order.
+
+        :param endpoint_id: the endpoint.
+        :param active_only: leave out disabled and deprecated pipelines.
+        """
+        endpoint = self.get_endpoint(endpoint_id)
+        pipelines = [
+            self.state.pipelines[p] for _, p in endpoint.versions if p in self.state.pipelines
+        ]
+        if active_only:
+            pipelines = [p for p in pipelines if p.status is EntityStatus.ACTIVE]
+        return pipelines
+
+    def update_endpoint(self, endpoint_id: str, entity: PipelineEndpoint) -> EndpointRecord:
+        """Replace an endpoint with ``entity`` (add a version, set the default, status, rename).
+
+        Versions already listed are immutable: an update may add versions, never remove or
+        repoint one. An ``Etag`` that is given must be the current one.
+
+        :param endpoint_id: the endpoint.
+        :param entity: the whole entity as the client wants it.
+        :raises EmulatorError: 404 for an unknown endpoint or pipeline; 400 for an invalid
+            entity; 409 for a taken name or a stale ``Etag``.
+        """
+        endpoint = self.get_endpoint(endpoint_id)
+        if entity.id and entity.id != endpoint_id:
+            raise bad_request(
+                f"The body's {_ID_FIELD} '{entity.id}' differs from the endpoint id "
+                f"'{endpoint_id}' in the path",
+                "IdMismatch",
+                _ID_FIELD,
+            )
+        if entity.etag and entity.etag != endpoint.etag:
+            raise conflict(
+                f"PipelineEndpoint '{endpoint.name}' changed since it was read ({_ETAG_FIELD} "
+                f"{entity.etag} is not the current {endpoint.etag}); read it again and retry",
+                "EtagMismatch",
+                _ETAG_FIELD,
+            )
+        name = _check_endpoint_name(entity.name or endpoint.name)
+        self._require_free_name(name, endpoint.id)
+        versions = self._check_versions(endpoint, entity)
+        default = (
+            endpoint.default_version if entity.default_version is None else entity.default_version
+        )
+        if default not in [v for v, _ in versions]:
+            raise bad_request(
+                f"{_DEFAULT_VERSION_FIELD} '{default}' is not in {_VERSIONS_FIELD}; "
+                f"versions: {listing([v for v, _ in versions])}",
+                "VersionNotFound",
+                _DEFAULT_VERSION_FIELD,
+            )
+        old_name = endpoint.name
+        endpoint.name = name
+        endpoint.versions = versions
+        endpoint.default_version = default
+        endpoint.status = entity.status
+        endpoint.description = entity.description
+        endpoint.properties = dict(entity.properties)
+        endpoint.tags = dict(entity.tags)
+        endpoint.touch()
+        self.state.save_endpoint(endpoint, old_name)
+        return endpoint
+
+    def _check_versions(
+        self, endpoint: EndpointRecord, entity: PipelineEndpoint
+    ) -> list[list[str]]:
+        given = [[str(v.version), v.pipeline_id] for v in entity.versions]
+        if not given:
+            raise bad_request(
+                f"{_VERSIONS_FIELD} must not be empty", "InvalidBody", _VERSIONS_FIELD
+            )
+        given_map = dict((v, p) for v, p in given)
+        for version, pipeline_id in endpoint.versions:
+            if given_map.get(version) != pipeline_id:
+                raise bad_request(
+                    f"Version '{version}' (pipeline {pipeline_id}) of endpoint '{endpoint.name}' "
+                    "cannot be removed or repointed; add new versions instead",
+                    "InvalidVersionList",
+                    _VERSIONS_FIELD,
+                )
+        seen_versions: set[str] = set()
+        seen_pipelines: dict[str, str] = {}
+        for version, pipeline_id in given:
+            if not version or version in seen_versions:
+                raise bad_request(
+                    f"Version '{version}' is empty or listed twice",
+                    "InvalidVersionList",
+                    _VERSIONS_FIELD,
+                )
+            if pipeline_id in seen_pipelines:
+                raise bad_request(
+                    f"Pipeline {pipeline_id} is already in endpoint '{endpoint.name}' as version "
+                    f"'{seen_pipelines[pipeline_id]}'",
+                    "DuplicatePipeline",
+                    _VERSIONS_FIELD,
+                )
+            if pipeline_id not in self.state.pipelines:
+                raise not_found("Pipeline", pipeline_id, _VERSIONS_FIELD)
+            seen_versions.add(version)
+            seen_pipelines[pipeline_id] = version
+        return given
+
+    def resolve_endpoint_submission(
+        self, endpoint_id: str, path_version: str | None, query_version: str | None
+    ) -> tuple[EndpointRecord, PipelineRecord]:
+        """The endpoint and pipeline a submission runs.
+
+        The version comes from the path, the query, both (they must agree) or neither (the
+        default version).
+
+        :param endpoint_id: the endpoint.
+        :param path_version: the version in the path, if any.
+        :param query_version: the ``pipelineVersion`` query value, if any.
+        :raises EmulatorError: 404 for an unknown endpoint or version; 400 when the path and
+            query disagree or the endpoint or its pipeline is disabled.
+        """
+        endpoint = self.get_endpoint(endpoint_id)
+        if path_version and query_version and path_version != query_version:
+            raise bad_request(
+                f"The version in the path ('{path_version}') and the pipelineVersion query "
+                f"('{query_version}') disagree",
+                "VersionMismatch",
+                routes.QUERY_PIPELINE_VERSION,
+            )
+        if endpoint.status is not EntityStatus.ACTIVE:
+            raise bad_request(
+                f"PipelineEndpoint '{endpoint.name}' is {endpoint.status.value}; set its "
+                "EntityStatus to Active before submitting",
+                "PipelineEndpointDisabled",
+                endpoint.id,
+            )
+        version = path_version or query_version or endpoint.default_version
+        pipeline_id = endpoint.pipeline_of(version)
+        if pipeline_id is None:
+            raise EmulatorError(
+                404,
+                "NotFound",
+                f"Version '{version}' of pipeline endpoint '{endpoint.name}' was not found; "
+                f"versions: {listing([v for v, _ in endpoint.versions])}",
+                routes.QUERY_PIPELINE_VERSION,
+            )
+        pipeline = self.get_pipeline(pipeline_id)
+        self.check_submittable(pipeline)
+        return endpoint, pipeline
+
+    def _require_free_name(self, name: str, own_id: str | None) -> None:
+        holder = self.state.endpoint_ids_by_name.get(name)
+        if holder is not None and holder != own_id:
+            raise conflict(
+                f"A pipeline endpoint named '{name}' already exists ({holder})",
+                "DuplicateName",
+                _NAME_FIELD,
+            )
+
+
+def _check_endpoint_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request(
+            f"{_NAME_FIELD} is required for a pipeline endpoint", "MissingField", _NAME_FIELD
+        )
+    if name != name.strip() or len(name) > 255:
+        raise bad_request(
+            f"Endpoint name '{name}' must not start or end with spaces, and has at most 255 chars",
+            "InvalidName",
+            _NAME_FIELD,
+        )
+    return name
+
+
+def _parse_status(value: Any, where: str) -> EntityStatus:
+    if not isinstance(value, str):
+        raise bad_request(
+            f'{where} must be a JSON string ("Active", "Disabled" or "Deprecated"), '
+            f"got {json_type(value)}",
+            "InvalidBody",
+        )
+    try:
+        return EntityStatus.parse(value)
+    except ValueError:
+        raise bad_request(
+            f"'{value}' is not a status; use Active, Disabled or Deprecated", "InvalidStatus"
+        ) from None
+
+
+def parameter_strings(spec: PipelineSpec) -> dict[str, str]:
+    """The default parameter values of a pipeline as wire strings.
+
+    :param spec: the pipeline.
+    """
+    return {p.name: params_mod.to_wire(p.type, p.default) for p in spec.parameters}

@@ -1,0 +1,164 @@
+"""Trigger that waits for an Azure ML pipeline run in the triggerer's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_mlpipelines._compat import BaseTrigger, TriggerEvent
+from airflow_provider_mlpipelines._waiting import (
+    DEFAULT_OUTAGE_TOLERANCE,
+    TRANSIENT_ERRORS,
+    OutageTolerance,
+    ProgressLogger,
+    error_event,
+    terminal_event,
+    timeout_event,
+)
+from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.exceptions import AzureMLPipelinesError
+from airflow_provider_mlpipelines.get_provider_info import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesAsyncHook
+
+
+class AzureMLPipelineRunTrigger(BaseTrigger):
+    """Poll a pipeline run until it is terminal, then fire one event.
+
+    Every argument is a plain value, so a triggerer restart rebuilds the trigger and carries on.
+    The event is a dict with ``status`` (``terminal``, ``timeout`` or ``error``), ``run_id``, and
+    ``run_status`` / ``timeout`` and ``canceled`` / ``message`` respectively.
+
+    :param run_id: the pipeline run to wait for.
+    :param azure_ml_pipelines_conn_id: the Airflow connection.
+    :param poll_interval: seconds between status polls.
+    :param end_time: epoch seconds after which waiting stops with a ``timeout`` event.
+    :param timeout: the wait's length in seconds that ``end_time`` came from, for messages.
+    :param cancel_on_timeout: cancel the run when ``end_time`` is reached.
+    :param cancel_on_kill: cancel the run when a user kills the deferred task (Airflow 3.3+).
+    :param step_progress_interval: seconds between reads of the steps' states for progress logs;
+        0 reads only the run's status (one request per poll).
+    :param outage_tolerance: seconds of consecutive transient service errors to wait out.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        azure_ml_pipelines_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 30.0,
+        end_time: float | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        cancel_on_kill: bool = True,
+        step_progress_interval: float = 60.0,
+        outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE,
+    ) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.azure_ml_pipelines_conn_id = azure_ml_pipelines_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+        self.timeout = timeout
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.step_progress_interval = float(step_progress_interval)
+        self.outage_tolerance = float(outage_tolerance)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "run_id": self.run_id,
+                "azure_ml_pipelines_conn_id": self.azure_ml_pipelines_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "timeout": self.timeout,
+                "cancel_on_timeout": self.cancel_on_timeout,
+                "cancel_on_kill": self.cancel_on_kill,
+                "step_progress_interval": self.step_progress_interval,
+                "outage_tolerance": self.outage_tolerance,
+            },
+        )
+
+    @cached_property
+    def hook(self) -> AzureMLPipelinesAsyncHook:
+        from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
+            AzureMLPipelinesAsyncHook,
+        )
+
+        return AzureMLPipelinesAsyncHook(azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            event = await self._wait()
+        except AzureMLPipelinesError as err:
+            event = error_event(self.run_id, str(err))
+        except Exception as err:  # an event explains it better than a crashed trigger
+            self.log.exception("Watching pipeline run %s failed", self.run_id)
+            event = error_event(self.run_id, f"{type(err).__name__}: {err}")
+        finally:
+            await self._close_hook()
+        yield TriggerEvent(event)
+
+    async def _wait(self) -> dict[str, Any]:
+        progress = ProgressLogger(self.log, self.run_id)
+        outage = OutageTolerance(self.outage_tolerance)
+        next_step_read = 0.0
+        while True:
+            try:
+                status = (await self.hook.get_pipeline_run(self.run_id)).status
+                steps = None
+                if self._should_read_steps(status, next_step_read):
+                    next_step_read = time.monotonic() + self.step_progress_interval
+                    steps = await self.hook.get_step_statuses(self.run_id)
+                progress.update(status, steps)
+            except TRANSIENT_ERRORS as err:
+                outage.absorb(err, self.log, self.run_id)
+            else:
+                outage.reset()
+                if status.is_terminal:
+                    return terminal_event(self.run_id, status)
+            if self.end_time is not None and time.time() >= self.end_time:
+                return await self._timed_out()
+            await asyncio.sleep(self._next_pause())
+
+    def _should_read_steps(self, status: PipelineRunStatus, next_read: float) -> bool:
+        return (
+            self.step_progress_interval > 0
+            and status == PipelineRunStatus.RUNNING
+            and time.monotonic() >= next_read
+        )
+
+    def _next_pause(self) -> float:
+        if self.end_time is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+
+    async def _timed_out(self) -> dict[str, Any]:
+        canceled = self.cancel_on_timeout and await self._cancel_quietly("the wait timed out")
+        self.log.error("Pipeline run %s did not finish in time", self.run_id)
+        return timeout_event(self.run_id, self.timeout or 0.0, canceled)
+
+    async def _cancel_quietly(self, reason: str) -> bool:
+        try:
+            await self.hook.cancel_pipeline_run(self.run_id)
+        except AzureMLPipelinesError as err:
+            self.log.error("Could not cancel pipeline run %s (%s): %s", self.run_id, reason, err)
+            return False
+        self.log.info("Canceled pipeline run %s because %s", self.run_id, reason)
+        return True
+
+    async def on_kill(self) -> None:
+        """Cancel the run when a user kills the deferred task (called by Airflow 3.3+)."""
+        if self.cancel_on_kill:
+            await self._cancel_quietly("the task was killed")
+        await self._close_hook()
+
+    async def _close_hook(self) -> None:
+        if "hook" in self.__dict__:
+            await self.__dict__.pop("hook").close()

@@ -1,0 +1,62 @@
+"""Fixtures shared by every test: emulators of the Azure ML pipelines service.
+
+- ``emulator`` (session): one emulator with the default workspace for the whole session.
+- ``emulator_factory``: starts emulators of a test's own (short token lifetime, restarts, a
+  custom workspace); every one is stopped at teardown.
+- ``emulator_conn``: points ``AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT`` at the session
+  emulator for one test and returns its manifest.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+
+EmulatorFactory = Callable[..., EmulatorProcess]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One running emulator (default workspace) shared by the whole session."""
+    process = EmulatorProcess(tmp_path_factory.mktemp("emulator-session"))
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def emulator_factory(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start emulators for one test: ``emulator_factory(token_lifetime=2, ...)``.
+
+    Keyword arguments go to :class:`EmulatorProcess`; ``state_dir`` defaults to a fresh
+    folder under the test's ``tmp_path``. Every emulator started is stopped at teardown.
+    """
+    started: list[EmulatorProcess] = []
+    counter = itertools.count()
+
+    def start(**kwargs: Any) -> EmulatorProcess:
+        kwargs.setdefault("state_dir", tmp_path / f"emulator-{next(counter)}")
+        process = EmulatorProcess(**kwargs)
+        started.append(process)
+        return process.start()
+
+    try:
+        yield start
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+@pytest.fixture
+def emulator_conn(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Set the default Airflow connection to the session emulator; returns its manifest."""
+    monkeypatch.setenv(CONN_ENV_VAR, emulator.airflow_conn)
+    return emulator.manifest

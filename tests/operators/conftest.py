@@ -1,0 +1,96 @@
+"""Fixtures for running the operator test DAGs against the emulator with ``dag.test()``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A fresh metadata database (SQLite in the session's AIRFLOW_HOME, see the root conftest)."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture(scope="session")
+def session_conn(emulator: EmulatorProcess) -> Iterator[dict[str, Any]]:
+    """The default connection points at the session emulator for the whole session."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CONN_ENV_VAR, emulator.airflow_conn)
+        yield emulator.manifest
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db: None) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models import DagBag  # type: ignore[no-redef]
+    bag = DagBag(str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+@pytest.fixture
+def run_dag(dagbag: Any, session_conn: dict[str, Any]) -> Callable[..., Any]:
+    """Run one DAG of ``tests/dags`` with ``dag.test(run_conf=...)``; returns the DagRun."""
+
+    def run(dag_id: str, **conf: Any) -> Any:
+        dag = dagbag.get_dag(dag_id)
+        assert dag is not None, f"no DAG {dag_id}"
+        assert os.environ[CONN_ENV_VAR]
+        return dag.test(run_conf=conf)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def hook(session_conn: dict[str, Any]) -> Iterator[Any]:
+    from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
+
+    instance = AzureMLPipelinesHook()
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="session")
+def published(hook: Any, session_conn: dict[str, Any]) -> dict[str, Any]:
+    """Published pipelines (train, score, simulated) and a scoring endpoint, for submissions."""
+    runs = session_conn["pipeline_runs"]
+    suffix = uuid.uuid4().hex[:8]
+    ids = {
+        name: hook.publish_pipeline_from_run(runs[name], name=f"{name}-{suffix}", version="1").id
+        for name in ("train", "score", "simulated")
+    }
+    endpoint = hook.create_pipeline_endpoint(f"scoring-{suffix}", ids["score"])
+    return {**ids, "endpoint": endpoint, "suffix": suffix}
+
+
+def task_state(dag_run: Any, task_id: str) -> str:
+    ti = dag_run.get_task_instance(task_id)
+    return str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key
+        )
+        row = session.scalars(query).first()
+        # The JSON column already holds the value; deserialize_value would json-decode a
+        # string such as "0" a second time.
+        return None if row is None else row.value
