@@ -51,7 +51,9 @@ def test_publish_then_endpoint_versions_without_duplicates(
     assert stored.pipeline_id_of("1") == new_id
 
 
-def test_rollback_and_status_operators(run_dag: Any, hook: Any, session_conn: dict[str, Any]) -> None:
+def test_rollback_and_status_operators(
+    run_dag: Any, hook: Any, session_conn: dict[str, Any]
+) -> None:
     suffix = uuid.uuid4().hex[:8]
     run_id = session_conn["pipeline_runs"]["score"]
     old = hook.publish_pipeline_from_run(run_id, name=f"score-{suffix}", version="1")
