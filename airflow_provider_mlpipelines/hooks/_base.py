@@ -1,0 +1,146 @@
+"""What the sync and the async hook share: identity, connection settings, form, studio URLs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow_provider_mlpipelines._compat import BaseHook
+from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.status import EntityStatus
+from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
+from airflow_provider_mlpipelines.get_provider_info import (
+    CONNECTION_EXTRA_FIELDS,
+    CONNECTION_TYPE,
+    CONNECTION_UI_BEHAVIOUR,
+    DEFAULT_CONN_ID,
+)
+from airflow_provider_mlpipelines.hooks._connection import (
+    ConnectionSettings,
+    settings_from_connection,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AzureMLPipelinesHookBase(BaseHook):
+    """Connection handling shared by :class:`AzureMLPipelinesHook` and its async sibling.
+
+    :param azure_ml_pipelines_conn_id: the Airflow connection id.
+    :param max_retries: overrides the connection's ``max_retries``.
+    :param retry_backoff: overrides the connection's ``retry_backoff_seconds``.
+    :param request_timeout: overrides the connection's ``request_timeout_seconds``.
+    """
+
+    conn_name_attr = "azure_ml_pipelines_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONNECTION_TYPE
+    hook_name = "Azure ML Pipelines"
+
+    def __init__(
+        self,
+        azure_ml_pipelines_conn_id: str = default_conn_name,
+        *,
+        max_retries: int | None = None,
+        retry_backoff: float | None = None,
+        request_timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.azure_ml_pipelines_conn_id = azure_ml_pipelines_conn_id
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.request_timeout = request_timeout
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(azure_ml_pipelines_conn_id={self.azure_ml_pipelines_conn_id!r})"
+        )
+
+    # ---------------------------------------------------------------------------------------
+    # Connection form (Airflow 2.11; Airflow 3 reads get_provider_info instead)
+    # ---------------------------------------------------------------------------------------
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Form fields for the connection's extras, built from ``CONNECTION_EXTRA_FIELDS``."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, FloatField, IntegerField, StringField
+
+        field_classes = {
+            "string": StringField,
+            "integer": IntegerField,
+            "number": FloatField,
+            "boolean": BooleanField,
+        }
+        widgets: dict[str, Any] = {}
+        for key, (label, json_type, description) in CONNECTION_EXTRA_FIELDS.items():
+            field_class = field_classes[json_type]
+            options: dict[str, Any] = {"description": description}
+            if field_class is not BooleanField:
+                options["widget"] = BS3TextFieldWidget()
+            widgets[key] = field_class(lazy_gettext(label), **options)
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form."""
+        return CONNECTION_UI_BEHAVIOUR
+
+    # ---------------------------------------------------------------------------------------
+    # Settings
+    # ---------------------------------------------------------------------------------------
+    def _settings_from(self, connection: Any) -> ConnectionSettings:
+        """Validated settings of ``connection`` with this hook's overrides applied."""
+        return settings_from_connection(connection).with_overrides(
+            max_retries=self.max_retries,
+            retry_backoff=self.retry_backoff,
+            request_timeout=self.request_timeout,
+        )
+
+    def _load_settings_sync(self) -> ConnectionSettings:
+        return self._settings_from(self.get_connection(self.azure_ml_pipelines_conn_id))
+
+    @staticmethod
+    def _studio_url(settings: ConnectionSettings, kind: Any, object_id: str) -> str:
+        return routes.studio_url(
+            settings.studio_url,
+            kind,
+            object_id,
+            tenant_id=settings.tenant_id,
+            **settings.workspace,
+        )
+
+
+def quoted(value: Any) -> str:
+    """How an object id appears in messages: ``'abc'``."""
+    return repr(str(value))
+
+
+def check_log_kind(kind: str) -> str:
+    """Return the log kind as the service spells it, or raise naming the accepted kinds."""
+    for known in routes.STEP_LOG_KINDS:
+        if kind.lower() == known.lower():
+            return known
+    raise AzureMLInvalidInputError(
+        f"log kind {kind!r} is not one of {format_choices(routes.STEP_LOG_KINDS)}"
+    )
+
+
+def check_id(value: Any, what: str) -> str:
+    """An id argument as a non-empty string, or raise naming the argument."""
+    if not isinstance(value, str) or not value.strip():
+        raise AzureMLInvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def active_only_query(active_only: bool) -> dict[str, str]:
+    """The ``activeOnly`` query parameter of the list routes."""
+    return {routes.QUERY_ACTIVE_ONLY: "true" if active_only else "false"}
+
+
+def entity_status(status: EntityStatus | str) -> EntityStatus:
+    """An entity status from a name, a code or the enum, or raise naming the valid ones."""
+    try:
+        return EntityStatus.parse(status)
+    except ValueError as exc:
+        raise AzureMLInvalidInputError(str(exc)) from None

@@ -1,0 +1,209 @@
+"""The calls both hooks make, built once (pure: no I/O).
+
+Each function turns arguments into a :class:`~airflow_provider_mlpipelines.hooks._transport.Call`
+for a route of :mod:`airflow_provider_mlpipelines.api.routes`, so the sync and the async hook
+send byte-for-byte the same requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.models import PipelineSubmissionInfo
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLAmbiguousSubmissionError,
+    AzureMLInvalidInputError,
+    AzureMLPipelinesError,
+)
+from airflow_provider_mlpipelines.hooks._base import check_id, quoted
+from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
+from airflow_provider_mlpipelines.hooks._requests import SUBMISSION_ID_TAG
+from airflow_provider_mlpipelines.hooks._transport import Call, build_call
+
+
+def endpoint_get_call(
+    settings: ConnectionSettings, endpoint_id: str | None, name: str | None
+) -> Call:
+    """Get an endpoint by id or by name; exactly one of them must be given."""
+    if (endpoint_id is None) == (name is None):
+        raise AzureMLInvalidInputError("give exactly one of endpoint_id and name")
+    if name is not None:
+        name = check_id(name, "name")
+        return build_call(
+            settings,
+            routes.ENDPOINT_GET_BY_NAME,
+            f"named {quoted(name)}",
+            params={routes.QUERY_ENDPOINT_NAME: name},
+        )
+    endpoint_id = check_id(endpoint_id, "endpoint_id")
+    return build_call(
+        settings, routes.ENDPOINT_GET_BY_ID, quoted(endpoint_id), endpoint_id=endpoint_id
+    )
+
+
+def run_call(settings: ConnectionSettings, run_id: str) -> Call:
+    run_id = check_id(run_id, "run_id")
+    return build_call(settings, routes.RUN_GET, quoted(run_id), run_id=run_id)
+
+
+def cancel_call(settings: ConnectionSettings, run_id: str) -> Call:
+    run_id = check_id(run_id, "run_id")
+    return build_call(settings, routes.RUN_CANCEL, quoted(run_id), run_id=run_id)
+
+
+def step_statuses_call(settings: ConnectionSettings, run_id: str) -> Call:
+    run_id = check_id(run_id, "run_id")
+    # An empty node list asks for every node.
+    return build_call(settings, routes.RUN_STEP_STATUSES, quoted(run_id), body=[], run_id=run_id)
+
+
+def step_log_call(settings: ConnectionSettings, run_id: str, node_id: str, kind: str) -> Call:
+    """Read one step's log; ``kind`` must already be one of ``routes.STEP_LOG_KINDS``."""
+    run_id = check_id(run_id, "run_id")
+    node_id = check_id(node_id, "node_id")
+    return build_call(
+        settings,
+        routes.RUN_STEP_LOG,
+        f"{kind} of step {quoted(node_id)} in run {quoted(run_id)}",
+        body=[node_id],
+        run_id=run_id,
+        log_kind=kind,
+    )
+
+
+def history_run_call(
+    settings: ConnectionSettings, run_id: str, experiment_name: str | None
+) -> Call:
+    run_id = check_id(run_id, "run_id")
+    if experiment_name is None:
+        return build_call(settings, routes.HISTORY_RUN, quoted(run_id), run_id=run_id)
+    return build_call(
+        settings,
+        routes.HISTORY_EXPERIMENT_RUN,
+        f"{quoted(run_id)} in experiment {quoted(experiment_name)}",
+        run_id=run_id,
+        experiment_name=check_id(experiment_name, "experiment_name"),
+    )
+
+
+def history_details_call(settings: ConnectionSettings, run_id: str, experiment_name: str) -> Call:
+    run_id = check_id(run_id, "run_id")
+    return build_call(
+        settings,
+        routes.HISTORY_RUN_DETAILS,
+        f"{quoted(run_id)} in experiment {quoted(experiment_name)}",
+        run_id=run_id,
+        experiment_name=check_id(experiment_name, "experiment_name"),
+    )
+
+
+def child_page_call(
+    settings: ConnectionSettings,
+    run_id: str,
+    experiment_name: str,
+    page_size: int,
+    continuation_token: str | None,
+) -> Call:
+    """One page of a run's children; pass the previous page's token to get the next one."""
+    if page_size < 1:
+        raise AzureMLInvalidInputError(f"page_size must be positive, got {page_size!r}")
+    run_id = check_id(run_id, "run_id")
+    params = {routes.QUERY_TOP: str(int(page_size))}
+    if continuation_token:
+        params[routes.QUERY_CONTINUATION] = continuation_token
+    return build_call(
+        settings,
+        routes.HISTORY_RUN_CHILDREN,
+        f"of run {quoted(run_id)} in experiment {quoted(experiment_name)}",
+        params=params,
+        run_id=run_id,
+        experiment_name=check_id(experiment_name, "experiment_name"),
+    )
+
+
+def next_continuation(token: str | None, seen: set[str]) -> str | None:
+    """The token of the next page, or ``None`` when paging is over (or the service loops)."""
+    if not token or token in seen:
+        return None
+    seen.add(token)
+    return token
+
+
+@dataclass(frozen=True)
+class SubmitDestination:
+    """Where a submission goes: a published pipeline or an endpoint (and version).
+
+    :param kind: ``"pipeline"`` or ``"endpoint"``.
+    :param object_id: the pipeline or endpoint id.
+    :param version: the endpoint version, ``None`` for the default.
+    :param parent_run_id: the parent run of a pipeline submission.
+    """
+
+    kind: str
+    object_id: str
+    version: str | None = None
+    parent_run_id: str | None = None
+
+    @classmethod
+    def pipeline(cls, pipeline_id: str, parent_run_id: str | None = None) -> SubmitDestination:
+        return cls("pipeline", pipeline_id, parent_run_id=parent_run_id)
+
+    @classmethod
+    def endpoint(cls, endpoint_id: str, version: str | None = None) -> SubmitDestination:
+        return cls("endpoint", endpoint_id, version=version)
+
+    def call(self, settings: ConnectionSettings, submission: PipelineSubmissionInfo) -> Call:
+        """The submission call; not idempotent, but checkable through its submission tag."""
+        body = submission.to_json()
+        if self.kind == "pipeline":
+            params = (
+                {routes.QUERY_PARENT_RUN_ID: self.parent_run_id} if self.parent_run_id else None
+            )
+            return build_call(
+                settings,
+                routes.PIPELINE_SUBMIT,
+                quoted(self.object_id),
+                params=params,
+                body=body,
+                idempotent=False,
+                checkable=True,
+                pipeline_id=self.object_id,
+            )
+        if self.version is None:
+            return build_call(
+                settings,
+                routes.ENDPOINT_SUBMIT,
+                quoted(self.object_id),
+                body=body,
+                idempotent=False,
+                checkable=True,
+                endpoint_id=self.object_id,
+            )
+        # The SDK's client names the version in the path and in the query.
+        return build_call(
+            settings,
+            routes.ENDPOINT_SUBMIT_VERSION,
+            f"{quoted(self.version)} of {quoted(self.object_id)}",
+            params={routes.QUERY_PIPELINE_VERSION: self.version},
+            body=body,
+            idempotent=False,
+            checkable=True,
+            endpoint_id=self.object_id,
+            pipeline_version=self.version,
+        )
+
+
+def ambiguous_error(
+    call: Call, submission_id: str, lookup_error: AzureMLPipelinesError
+) -> AzureMLAmbiguousSubmissionError:
+    """The error for a submission whose fate cannot be told (the lookup itself failed)."""
+    return AzureMLAmbiguousSubmissionError(
+        call.operation.name,
+        call.operation.resource,
+        message=(
+            f"the request failed after it was sent and whether it created a run cannot be "
+            f"told: looking for a run tagged {SUBMISSION_ID_TAG}={submission_id} failed "
+            f"({lookup_error}); check the pipeline's runs for that tag before resubmitting"
+        ),
+    )

@@ -1,0 +1,366 @@
+"""From an Airflow connection to frozen settings, and from settings to an azure-identity credential.
+
+Shared by the sync and the async hook. azure-identity is imported inside the functions that
+build credentials, never at module import: DAG files import the operator modules, which
+import the hooks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_mlpipelines._compat import mask_secret
+from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError
+from airflow_provider_mlpipelines.get_provider_info import CONNECTION_EXTRA_FIELDS
+from airflow_provider_mlpipelines.hooks._retry import (
+    DEFAULT_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    RetryPolicy,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STUDIO_URL = "https://ml.azure.com"
+REGIONAL_SERVICE_URL = "https://{region}.api.azureml.ms"
+REQUIRED_EXTRAS = ("subscription_id", "resource_group", "workspace_name")
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y", "t"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off", "n", "f", ""})
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the hooks need from the Airflow connection, validated once.
+
+    The client secret is kept out of ``repr`` so the settings can be logged safely.
+    """
+
+    conn_id: str
+    subscription_id: str
+    resource_group: str
+    workspace_name: str
+    base_url: str
+    region: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    authority_host: str | None = None
+    ca_bundle: str | None = None
+    managed_identity_client_id: str | None = None
+    workload_identity: bool = False
+    studio_url: str = DEFAULT_STUDIO_URL
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_backoff_seconds: float = DEFAULT_BACKOFF_SECONDS
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+
+    @property
+    def verify(self) -> str | bool:
+        """The ``verify`` value for HTTP clients: the CA bundle when set, else system trust."""
+        return self.ca_bundle or True
+
+    @property
+    def workspace(self) -> dict[str, str]:
+        """The workspace placeholders every route needs."""
+        return {
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "workspace_name": self.workspace_name,
+        }
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.max_retries, backoff=self.retry_backoff_seconds)
+
+    @property
+    def credential_kind(self) -> str:
+        """Which credential :func:`build_credential` creates, in order of precedence."""
+        if self.client_id and self.client_secret:
+            return "client_secret"
+        if self.workload_identity:
+            return "workload_identity"
+        if self.managed_identity_client_id:
+            return "managed_identity"
+        return "default"
+
+    def url(self, path: str) -> str:
+        """Join the service base URL (which may carry its own path prefix) and ``path``."""
+        return self.base_url + path
+
+    def with_overrides(
+        self,
+        *,
+        max_retries: int | None = None,
+        retry_backoff: float | None = None,
+        request_timeout: float | None = None,
+    ) -> ConnectionSettings:
+        """A copy where the given (non-``None``) hook arguments replace the connection's values."""
+        changes: dict[str, Any] = {}
+        if max_retries is not None:
+            changes["max_retries"] = _non_negative_int(max_retries, "max_retries", self.conn_id)
+        if retry_backoff is not None:
+            changes["retry_backoff_seconds"] = _non_negative_float(
+                retry_backoff, "retry_backoff", self.conn_id
+            )
+        if request_timeout is not None:
+            changes["request_timeout_seconds"] = _positive_float(
+                request_timeout, "request_timeout", self.conn_id
+            )
+        return replace(self, **changes) if changes else self
+
+
+def settings_from_connection(connection: Any) -> ConnectionSettings:
+    """Validate an Airflow connection and turn it into :class:`ConnectionSettings`.
+
+    Extras are read under their plain names (see ``CONNECTION_EXTRA_FIELDS``); values that
+    arrive as strings (``"true"``, ``"5"``) are converted.
+
+    :param connection: an Airflow ``Connection`` (anything with ``conn_id``, ``host``,
+        ``port``, ``login``, ``password`` and ``extra_dejson``).
+    :raises AzureMLConnectionConfigError: a required field is missing or a value is invalid;
+        the message names the field and the connection id.
+    """
+    conn_id = str(getattr(connection, "conn_id", None) or "<unnamed>")
+    extras = _extras_of(connection, conn_id)
+    required = {key: _require(extras, key, conn_id) for key in REQUIRED_EXTRAS}
+    region = _text(extras.get("region"))
+    base_url = service_base_url(connection.host, connection.port, region, conn_id)
+    client_secret = _text(connection.password)
+    mask_secret(client_secret)
+    settings = ConnectionSettings(
+        conn_id=conn_id,
+        base_url=base_url,
+        region=region,
+        tenant_id=_text(extras.get("tenant_id")),
+        client_id=_text(connection.login),
+        client_secret=client_secret,
+        authority_host=_authority(extras.get("authority_host"), conn_id),
+        ca_bundle=_text(extras.get("ca_bundle")),
+        managed_identity_client_id=_text(extras.get("managed_identity_client_id")),
+        workload_identity=_bool(extras.get("workload_identity"), "workload_identity", conn_id),
+        studio_url=(_text(extras.get("studio_url")) or DEFAULT_STUDIO_URL).rstrip("/"),
+        max_retries=_optional(extras, "max_retries", _non_negative_int, conn_id),
+        retry_backoff_seconds=_optional(
+            extras, "retry_backoff_seconds", _non_negative_float, conn_id
+        ),
+        request_timeout_seconds=_optional(
+            extras, "request_timeout_seconds", _positive_float, conn_id
+        ),
+        **required,
+    )
+    _check_credential_fields(settings)
+    return settings
+
+
+def service_base_url(host: Any, port: Any, region: str | None, conn_id: str) -> str:
+    """The service base URL from the connection's host (and port), else from the region.
+
+    A host without a scheme gets ``https://``. Plain ``http`` is accepted only for loopback
+    hosts: the bearer token must never cross a network unencrypted.
+    """
+    text = _text(host)
+    if text is None:
+        if region is None:
+            raise _config_error(conn_id, "host", "is required when no region is set")
+        return REGIONAL_SERVICE_URL.format(region=region.strip().lower())
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _config_error(conn_id, "host", f"{text!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise _config_error(conn_id, "host", "plain http is only allowed for loopback addresses")
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{int(port)}"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def is_loopback(hostname: str) -> bool:
+    """Whether ``hostname`` names this machine (``localhost`` or a loopback address)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_credential_fields(settings: ConnectionSettings) -> None:
+    if bool(settings.client_id) != bool(settings.client_secret) and not (
+        settings.workload_identity or settings.managed_identity_client_id
+    ):
+        missing = "password" if settings.client_id else "login"
+        raise _config_error(
+            settings.conn_id, missing, "a service principal needs both client id and secret"
+        )
+    if settings.credential_kind == "client_secret" and not settings.tenant_id:
+        raise _config_error(
+            settings.conn_id, "tenant_id", "a service principal needs its tenant id"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials
+# --------------------------------------------------------------------------------------------
+def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False) -> Any:
+    """Create the azure-identity credential the settings call for.
+
+    Order: client secret (login, password and tenant), workload identity, a user-assigned
+    managed identity, else ``DefaultAzureCredential`` (which also covers a system-assigned
+    managed identity).
+
+    :param settings: the connection settings.
+    :param asynchronous: build the ``azure.identity.aio`` variant (for the async hook).
+    """
+    if asynchronous:
+        from azure.identity import aio as identity
+    else:
+        from azure import identity  # type: ignore[no-redef]
+    kind = settings.credential_kind
+    options = _credential_options(settings)
+    log.debug("Connection %s authenticates with %s", settings.conn_id, kind)
+    if kind == "client_secret":
+        return identity.ClientSecretCredential(
+            settings.tenant_id, settings.client_id, settings.client_secret, **options
+        )
+    if kind == "workload_identity":
+        return identity.WorkloadIdentityCredential(
+            tenant_id=settings.tenant_id,
+            client_id=settings.managed_identity_client_id or settings.client_id,
+            **options,
+        )
+    if kind == "managed_identity":
+        # A managed identity talks to the local metadata endpoint: no authority applies.
+        transport = {k: v for k, v in options.items() if k == "connection_verify"}
+        return identity.ManagedIdentityCredential(
+            client_id=settings.managed_identity_client_id, **transport
+        )
+    return identity.DefaultAzureCredential(**options)
+
+
+def _credential_options(settings: ConnectionSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if settings.authority_host:
+        options["authority"] = settings.authority_host
+        # Instance discovery asks login.microsoftonline.com about the authority, which a
+        # sovereign or local authority cannot satisfy.
+        options["disable_instance_discovery"] = True
+    if settings.ca_bundle:
+        options["connection_verify"] = settings.ca_bundle
+    return options
+
+
+# --------------------------------------------------------------------------------------------
+# Value parsing
+# --------------------------------------------------------------------------------------------
+def _extras_of(connection: Any, conn_id: str) -> Mapping[str, Any]:
+    try:
+        extras = connection.extra_dejson
+    except Exception as exc:  # Airflow raises different types for a malformed extra
+        raise _config_error(conn_id, "extra", f"not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(extras, Mapping):
+        raise _config_error(conn_id, "extra", "must be a JSON object")
+    unknown = sorted(set(extras) - set(CONNECTION_EXTRA_FIELDS))
+    if unknown:
+        log.warning("Connection %s: ignoring unknown extra fields %s", conn_id, unknown)
+    return extras
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _require(extras: Mapping[str, Any], key: str, conn_id: str) -> str:
+    value = _text(extras.get(key))
+    if value is None:
+        raise _config_error(conn_id, key, "is required")
+    return value
+
+
+def _authority(value: Any, conn_id: str) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if "://" not in text:
+        text = "https://" + text
+    if not text.startswith("https://"):
+        raise _config_error(conn_id, "authority_host", "must be an https URL")
+    return text.rstrip("/")
+
+
+def _bool(value: Any, key: str, conn_id: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = "" if value is None else str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise _config_error(conn_id, key, f"{value!r} is not a boolean")
+
+
+def _optional(extras: Mapping[str, Any], key: str, convert: Any, conn_id: str) -> Any:
+    value = extras.get(key)
+    if _text(value) is None:
+        # The extra keys and the settings' field names are the same.
+        return ConnectionSettings.__dataclass_fields__[key].default
+    return convert(value, key, conn_id)
+
+
+def _non_negative_int(value: Any, key: str, conn_id: str) -> int:
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 0 or number != int(number):
+        raise _config_error(conn_id, key, f"{value!r} is not a non-negative integer")
+    return int(number)
+
+
+def _non_negative_float(value: Any, key: str, conn_id: str) -> float:
+    number = _float(value, key, conn_id)
+    if number < 0:
+        raise _config_error(conn_id, key, f"{value!r} must not be negative")
+    return number
+
+
+def _positive_float(value: Any, key: str, conn_id: str) -> float:
+    number = _float(value, key, conn_id)
+    if number <= 0:
+        raise _config_error(conn_id, key, f"{value!r} must be positive")
+    return number
+
+
+def _float(value: Any, key: str, conn_id: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _config_error(conn_id, key, f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise _config_error(conn_id, key, f"{value!r} is not a finite number")
+    return number
+
+
+def _config_error(conn_id: str, field_name: str, problem: str) -> AzureMLConnectionConfigError:
+    return AzureMLConnectionConfigError(f"Connection {conn_id!r}: {field_name!r} {problem}")
+
+
+__all__ = [
+    "DEFAULT_STUDIO_URL",
+    "ConnectionSettings",
+    "build_credential",
+    "is_loopback",
+    "service_base_url",
+    "settings_from_connection",
+]

@@ -1,0 +1,522 @@
+"""Hooks for Azure Machine Learning SDK v1 published pipelines, pipeline endpoints and runs.
+
+:class:`AzureMLPipelinesHook` speaks the REST API with ``requests``;
+:class:`AzureMLPipelinesAsyncHook` (for triggers) with ``aiohttp``. Both share the connection
+parsing, the token cache, the retry policy and the error mapping of the private modules next
+to this one. Importing this module imports neither azure-identity nor aiohttp.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.models import (
+    HistoryRun,
+    HistoryRunDetails,
+    HistoryRunPage,
+    PipelineCreationInfo,
+    PipelineInterface,
+    PipelineRun,
+    PipelineSubmissionInfo,
+    PublishedPipeline,
+    StepStatus,
+)
+from airflow_provider_mlpipelines.api.status import EntityStatus
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLInvalidInputError,
+    AzureMLPipelinesError,
+)
+from airflow_provider_mlpipelines.hooks import _calls, _requests
+from airflow_provider_mlpipelines.hooks._async_hook import AzureMLPipelinesAsyncHook
+from airflow_provider_mlpipelines.hooks._base import (
+    AzureMLPipelinesHookBase,
+    active_only_query,
+    check_id,
+    check_log_kind,
+    entity_status,
+    quoted,
+)
+from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
+from airflow_provider_mlpipelines.hooks._diagnostics import connection_test_result
+from airflow_provider_mlpipelines.hooks._endpoint_ops import PipelineEndpointOperations
+from airflow_provider_mlpipelines.hooks._reports import (
+    FailedStep,
+    failed_steps,
+    render_run_failure,
+    step_names,
+    tail_lines,
+)
+from airflow_provider_mlpipelines.hooks._retry import RetryPolicy
+from airflow_provider_mlpipelines.hooks._tokens import SyncTokenProvider
+from airflow_provider_mlpipelines.hooks._transport import (
+    AmbiguousAttempt,
+    Call,
+    Reply,
+    SyncTransport,
+    build_call,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AzureMLPipelinesAsyncHook", "AzureMLPipelinesHook"]
+
+
+class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase):
+    """Publish pipelines, manage pipeline endpoints, submit runs and read their state.
+
+    Every method makes authenticated REST calls with one pooled ``requests.Session``; failed
+    calls raise the classes of :mod:`airflow_provider_mlpipelines.exceptions`.
+
+    :param azure_ml_pipelines_conn_id: the Airflow connection (type ``azure_ml_pipelines``).
+    :param max_retries: overrides the connection's ``max_retries``.
+    :param retry_backoff: overrides the connection's ``retry_backoff_seconds``.
+    :param request_timeout: overrides the connection's ``request_timeout_seconds``.
+    """
+
+    #: How a retry waits; tests may replace it on an instance.
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The validated connection settings (read from Airflow once per hook)."""
+        return self._load_settings_sync()
+
+    @cached_property
+    def tokens(self) -> SyncTokenProvider:
+        """Bearer tokens from the connection's azure-identity credential, cached."""
+        return SyncTokenProvider(self.settings)
+
+    @cached_property
+    def session(self) -> Any:
+        """The pooled ``requests.Session``; verifies TLS with the CA bundle when one is set."""
+        import requests
+
+        session = requests.Session()
+        session.verify = self.settings.verify
+        return session
+
+    @cached_property
+    def transport(self) -> SyncTransport:
+        return SyncTransport(self.settings, self.tokens, self.session, sleep=self.sleep)
+
+    def get_conn(self) -> Any:
+        """The ``requests.Session`` (Airflow's conventional accessor)."""
+        return self.session
+
+    def close(self) -> None:
+        """Close the session and the credential; the hook reopens them if used again."""
+        for name in ("transport", "session", "tokens"):
+            resource = self.__dict__.pop(name, None)
+            close = getattr(resource, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> AzureMLPipelinesHook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------------
+    # Plumbing
+    # ---------------------------------------------------------------------------------------
+    def _call(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Call:
+        return build_call(self.settings, route, resource, **kwargs)
+
+    def _send(self, call: Call, policy: RetryPolicy | None = None) -> Reply:
+        return self.transport.execute(call, policy=policy)
+
+    def _json(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Any:
+        return self._send(self._call(route, resource, **kwargs)).json()
+
+    # ---------------------------------------------------------------------------------------
+    # Published pipelines
+    # ---------------------------------------------------------------------------------------
+    def get_published_pipeline(self, pipeline_id: str) -> PublishedPipeline:
+        """A published pipeline.
+
+        :param pipeline_id: the published pipeline's id.
+        """
+        pipeline_id = check_id(pipeline_id, "pipeline_id")
+        data = self._json(routes.PIPELINE_GET, quoted(pipeline_id), pipeline_id=pipeline_id)
+        return PublishedPipeline.from_json(data)
+
+    def list_published_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
+        """Every published pipeline of the workspace.
+
+        :param active_only: leave out disabled and deprecated pipelines.
+        """
+        return self._list_published_pipelines(active_only)
+
+    def _list_published_pipelines(
+        self, active_only: bool, policy: RetryPolicy | None = None
+    ) -> list[PublishedPipeline]:
+        call = self._call(routes.PIPELINE_LIST, params=active_only_query(active_only))
+        data = self._send(call, policy).json()
+        return [PublishedPipeline.from_json(item) for item in data or []]
+
+    def find_published_pipeline(
+        self, name: str, version: str | None = None, active_only: bool = True
+    ) -> PublishedPipeline | None:
+        """The published pipeline called ``name`` (and ``version``), the newest if several.
+
+        :param name: the pipeline's name (exact match).
+        :param version: its version, when it matters.
+        :param active_only: ignore disabled and deprecated pipelines.
+        """
+        matches = [
+            p
+            for p in self.list_published_pipelines(active_only)
+            if p.name == name and (version is None or p.version == str(version))
+        ]
+        return max(matches, key=lambda p: p.created_date or "", default=None)
+
+    def publish_pipeline_from_run(
+        self,
+        run_id: str,
+        *,
+        name: str,
+        version: str | None = None,
+        description: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> PublishedPipeline:
+        """Publish the graph of an existing pipeline run, as ``PipelineRun.publish_pipeline`` does.
+
+        :param run_id: a pipeline run whose graph becomes the published pipeline.
+        :param name: the published pipeline's name.
+        :param version: its version label.
+        :param description: its description.
+        :param continue_on_step_failure: its default for continuing after a step fails.
+        :param properties: its properties.
+        """
+        run = self.get_pipeline_run(run_id)
+        if not run.graph_id:
+            raise AzureMLInvalidInputError(f"pipeline run {run_id!r} has no graph to publish")
+        graph = self._json(routes.GRAPH_GET, quoted(run.graph_id), graph_id=run.graph_id)
+        interface = self._json(routes.GRAPH_INTERFACE, quoted(run.graph_id), graph_id=run.graph_id)
+        info = PipelineCreationInfo(
+            name=name,
+            description=description,
+            version=None if version is None else str(version),
+            graph=graph,
+            graph_interface=interface,
+            dataset_assignments=run.dataset_assignments or None,
+            continue_run_on_step_failure=continue_on_step_failure,
+            properties=dict(properties) if properties else None,
+        )
+        resource = f"{name!r} from run {run_id!r}"
+        call = self._call(routes.PIPELINE_CREATE, resource, body=info.to_json(), idempotent=False)
+        return PublishedPipeline.from_json(self._send(call).json())
+
+    def set_published_pipeline_status(self, pipeline_id: str, status: EntityStatus | str) -> None:
+        """Enable, disable or deprecate a published pipeline.
+
+        :param pipeline_id: the published pipeline.
+        :param status: ``Active``, ``Disabled`` or ``Deprecated`` (name, code or enum).
+        """
+        wanted = entity_status(status)
+        pipeline_id = check_id(pipeline_id, "pipeline_id")
+        self._send(
+            self._call(
+                routes.PIPELINE_SET_STATUS,
+                quoted(pipeline_id),
+                body=wanted.value,
+                pipeline_id=pipeline_id,
+            )
+        )
+
+    def get_pipeline_interface(self, pipeline_id: str) -> PipelineInterface:
+        """The parameters, data paths and datasets that a published pipeline declares.
+
+        :param pipeline_id: the published pipeline (its interface is read via its graph).
+        """
+        pipeline = self.get_published_pipeline(pipeline_id)
+        if not pipeline.graph_id:
+            raise AzureMLInvalidInputError(f"published pipeline {pipeline_id!r} has no graph id")
+        data = self._json(
+            routes.GRAPH_INTERFACE, quoted(pipeline.graph_id), graph_id=pipeline.graph_id
+        )
+        return PipelineInterface.from_json(data)
+
+    def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        """Every run submitted to a published pipeline.
+
+        :param pipeline_id: the published pipeline.
+        """
+        pipeline_id = check_id(pipeline_id, "pipeline_id")
+        data = self._json(routes.PIPELINE_RUNS, quoted(pipeline_id), pipeline_id=pipeline_id)
+        return [PipelineRun.from_json(item) for item in data or []]
+
+    # ---------------------------------------------------------------------------------------
+    # Submissions
+    # ---------------------------------------------------------------------------------------
+    build_submission = staticmethod(_requests.build_submission)
+    validate_submission = staticmethod(_requests.validate_submission)
+
+    def submit_pipeline_run(
+        self,
+        pipeline_id: str,
+        submission: PipelineSubmissionInfo,
+        *,
+        parent_run_id: str | None = None,
+    ) -> PipelineRun:
+        """Submit a run of the published pipeline ``pipeline_id``.
+
+        The submission is tagged with a unique ``airflow.submission_id`` (unless it has one),
+        so an ambiguous failure is resolved by looking the run up instead of resending blindly.
+
+        :param pipeline_id: the published pipeline.
+        :param submission: what to run (see :meth:`build_submission`).
+        :param parent_run_id: makes the new run a child of this run.
+        """
+        pipeline_id = check_id(pipeline_id, "pipeline_id")
+        target = _calls.SubmitDestination.pipeline(pipeline_id, parent_run_id)
+        return self._submit(target, submission, lambda: pipeline_id)
+
+    def submit_pipeline_endpoint_run(
+        self,
+        endpoint_id: str,
+        submission: PipelineSubmissionInfo,
+        *,
+        pipeline_version: str | None = None,
+    ) -> PipelineRun:
+        """Submit a run to an endpoint: its default version, or ``pipeline_version``.
+
+        :param endpoint_id: the endpoint.
+        :param submission: what to run (see :meth:`build_submission`).
+        :param pipeline_version: the version to run; the endpoint's default when ``None``.
+        """
+        endpoint_id = check_id(endpoint_id, "endpoint_id")
+        version = None if pipeline_version is None else str(pipeline_version)
+        target = _calls.SubmitDestination.endpoint(endpoint_id, version)
+
+        def pipeline_behind_version() -> str | None:
+            return self.get_pipeline_endpoint(endpoint_id).pipeline_id_of(version)
+
+        return self._submit(target, submission, pipeline_behind_version)
+
+    def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
+        """Submit to a pipeline's or endpoint's ``Url`` as pasted from the studio.
+
+        Only URLs of the connection's own service and workspace are accepted: the token is
+        never sent to another host.
+
+        :param url: ``.../PipelineSubmit/{id}`` or ``.../PipelineEndpointSubmit/Id/{id}[/{v}]``.
+        :param submission: what to run (see :meth:`build_submission`).
+        """
+        target = self.parse_submit_url(url)
+        if target.endpoint_id is None:
+            return self.submit_pipeline_run(
+                str(target.pipeline_id), submission, parent_run_id=target.parent_run_id
+            )
+        return self.submit_pipeline_endpoint_run(
+            target.endpoint_id, submission, pipeline_version=target.pipeline_version
+        )
+
+    def parse_submit_url(self, url: str) -> _requests.SubmitUrl:
+        """Read a pipeline's or endpoint's submit ``Url`` without calling the service.
+
+        :param url: the submit URL.
+
+        :raises AzureMLInvalidInputError: not a submit URL of the connection's own service
+            and workspace, or plain http to a non-loopback host.
+        """
+        return _requests.parse_submit_url(url, self.settings)
+
+    def _submit(
+        self,
+        target: _calls.SubmitDestination,
+        submission: PipelineSubmissionInfo,
+        pipeline_of_target: Callable[[], str | None],
+    ) -> PipelineRun:
+        tagged, submission_id = _requests.with_submission_id(submission)
+        call = target.call(self.settings, tagged)
+        retries_done = 0
+        while True:
+            try:
+                reply = self.transport.execute(call, retries_done=retries_done)
+            except AmbiguousAttempt as ambiguous:
+                found = self._look_for_submission(call, submission_id, pipeline_of_target)
+                if found is not None:
+                    return found
+                if ambiguous.wait is None:
+                    raise ambiguous.error from None
+                log.warning(
+                    "%s: %s; no run carries submission id %s, resending in %.2f s",
+                    call.operation,
+                    ambiguous.error,
+                    submission_id,
+                    ambiguous.wait,
+                )
+                self.sleep(ambiguous.wait)
+                retries_done = ambiguous.retries_done + 1
+                continue
+            run = PipelineRun.from_json(reply.json())
+            log.info(
+                "%s: submitted run %s (submission id %s)", call.operation, run.id, submission_id
+            )
+            return run
+
+    def _look_for_submission(
+        self, call: Call, submission_id: str, pipeline_of_target: Callable[[], str | None]
+    ) -> PipelineRun | None:
+        log.warning(
+            "%s: outcome unknown; looking for a run with submission id %s",
+            call.operation,
+            submission_id,
+        )
+        try:
+            pipeline_id = pipeline_of_target()
+            if pipeline_id is None:
+                raise AzureMLInvalidInputError("the target version names no pipeline")
+            found = _requests.find_submitted_run(
+                self.list_pipeline_runs(pipeline_id), submission_id
+            )
+        except AzureMLPipelinesError as exc:
+            raise _calls.ambiguous_error(call, submission_id, exc) from exc
+        if found is not None:
+            log.info(
+                "%s: run %s was created (submission id %s)", call.operation, found.id, submission_id
+            )
+        return found
+
+    # ---------------------------------------------------------------------------------------
+    # Runs
+    # ---------------------------------------------------------------------------------------
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        """A pipeline run and its status.
+
+        :param run_id: the pipeline run.
+        """
+        return PipelineRun.from_json(self._send(_calls.run_call(self.settings, run_id)).json())
+
+    def cancel_pipeline_run(self, run_id: str) -> None:
+        """Ask the service to cancel a pipeline run.
+
+        :param run_id: the pipeline run.
+        """
+        self._send(_calls.cancel_call(self.settings, run_id))
+
+    def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
+        """The status of each step (graph node) of a run, by node id.
+
+        :param run_id: the pipeline run.
+        """
+        reply = self._send(_calls.step_statuses_call(self.settings, run_id))
+        return StepStatus.map_from_json(reply.json())
+
+    def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
+        """A step's log.
+
+        :param run_id: the pipeline run.
+        :param node_id: the step's node id (a key of :meth:`get_step_statuses`).
+        :param kind: ``STDOUT``, ``STDERR`` or ``JobLog`` (``routes.STEP_LOG_KINDS``).
+        """
+        call = _calls.step_log_call(self.settings, run_id, node_id, check_log_kind(kind))
+        return self._send(call).text_value()
+
+    def get_history_run(self, run_id: str, experiment_name: str | None = None) -> HistoryRun:
+        """A run as run history reports it (a pipeline run or a step run).
+
+        :param run_id: the run.
+        :param experiment_name: its experiment, when known (selects the experiment route).
+        """
+        return HistoryRun.from_json(
+            self._send(_calls.history_run_call(self.settings, run_id, experiment_name)).json()
+        )
+
+    def get_history_run_details(self, run_id: str, experiment_name: str) -> HistoryRunDetails:
+        """The run-history ``details`` of a run: status, error, warnings, log files.
+
+        :param run_id: the run.
+        :param experiment_name: its experiment.
+        """
+        call = _calls.history_details_call(self.settings, run_id, experiment_name)
+        return HistoryRunDetails.from_json(self._send(call).json())
+
+    def list_child_runs(
+        self, run_id: str, experiment_name: str, page_size: int = 500
+    ) -> list[HistoryRun]:
+        """Every child run (step run) of a run, following continuation tokens.
+
+        :param run_id: the parent run.
+        :param experiment_name: its experiment.
+        :param page_size: runs per page (``$top``).
+        """
+        children: list[HistoryRun] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            call = _calls.child_page_call(self.settings, run_id, experiment_name, page_size, token)
+            page = HistoryRunPage.from_json(self._send(call).json())
+            children.extend(page.value)
+            token = _calls.next_continuation(page.continuation_token, seen)
+            if token is None:
+                return children
+
+    def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
+        """A readable account of a failed or canceled run, for exception messages.
+
+        It names each failed step (node id, name when known, status, status detail) with the
+        last ``max_log_lines`` lines of its stderr.
+
+        :param run_id: the pipeline run.
+        :param max_log_lines: stderr lines kept per failed step.
+        """
+        run = self.get_pipeline_run(run_id)
+        failed = failed_steps(self.get_step_statuses(run_id))
+        names = self._step_names(run) if failed else {}
+        items = [self._failed_step(run_id, step, names, max_log_lines) for step in failed]
+        return render_run_failure(run, items, max_log_lines)
+
+    def _failed_step(
+        self, run_id: str, step: StepStatus, names: Mapping[str, str], max_log_lines: int
+    ) -> FailedStep:
+        try:
+            tail = tail_lines(self.get_step_log(run_id, step.node_id), max_log_lines)
+        except AzureMLPipelinesError as exc:
+            return FailedStep(step, names.get(step.node_id), log_problem=str(exc))
+        return FailedStep(step, names.get(step.node_id), log_tail=tail)
+
+    def _step_names(self, run: PipelineRun) -> dict[str, str]:
+        if not run.experiment_name:
+            return {}
+        try:
+            return step_names(self.list_child_runs(run.id, run.experiment_name))
+        except AzureMLPipelinesError as exc:
+            log.info("Step names of run %s unavailable: %s", run.id, exc)
+            return {}
+
+    # ---------------------------------------------------------------------------------------
+    # URLs and diagnostics
+    # ---------------------------------------------------------------------------------------
+    def get_run_url(self, run_id: str) -> str:
+        """The studio URL of a run (no I/O besides reading the connection).
+
+        :param run_id: the run.
+        """
+        return self._studio_url(self.settings, "runs", run_id)
+
+    def get_pipeline_url(self, pipeline_id: str) -> str:
+        """The studio URL of a published pipeline.
+
+        :param pipeline_id: the published pipeline.
+        """
+        return self._studio_url(self.settings, "pipelines", pipeline_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one real authenticated call (list pipelines) and explain any failure.
+
+        :return: ``(True, summary)`` or ``(False, reason)``; never contains the secret.
+        """
+        no_retry = RetryPolicy(max_retries=0)
+        return connection_test_result(
+            lambda: self.settings,
+            lambda: len(self._list_published_pipelines(True, no_retry)),
+        )
