@@ -222,6 +222,7 @@ def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False
         from azure.identity import aio as identity
     else:
         from azure import identity  # type: ignore[no-redef]
+    _quiet_azure_http_logging()
     kind = settings.credential_kind
     options = _credential_options(settings)
     log.debug("Connection %s authenticates with %s", settings.conn_id, kind)
@@ -242,6 +243,13 @@ def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False
             client_id=settings.managed_identity_client_id, **transport
         )
     return identity.DefaultAzureCredential(**options)
+
+
+def _quiet_azure_http_logging() -> None:
+    """Keep azure-core's per-request header dumps (INFO) out of task logs, unless configured."""
+    http_log = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    if http_log.level == logging.NOTSET:
+        http_log.setLevel(logging.WARNING)
 
 
 def _credential_options(settings: ConnectionSettings) -> dict[str, Any]:

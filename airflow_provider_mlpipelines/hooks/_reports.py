@@ -48,16 +48,14 @@ def tail_lines(text: str, count: int) -> str:
 
 
 def render_run_failure(run: PipelineRun, failed: Sequence[FailedStep], max_log_lines: int) -> str:
-    """Describe a failed or canceled run: the run, then each failed step with its stderr tail.
+    """Describe a failed or canceled run: its status detail, then each failed step's stderr tail.
 
     :param run: the pipeline run.
     :param failed: the failed steps with what is known about them.
     :param max_log_lines: how many stderr lines were kept per step (for the heading).
     """
-    heading = f"Pipeline run {run.id!r} is {run.status.value}"
-    if run.status_detail:
-        heading += f": {run.status_detail}"
-    lines = [heading]
+    # Callers name the run and its status (see AzureMLPipelineRunError); the report adds the rest.
+    lines = [f"Status detail: {run.status_detail}"] if run.status_detail else []
     if not failed:
         lines.append("No failed step was reported.")
     for item in failed:

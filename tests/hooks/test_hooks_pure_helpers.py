@@ -250,7 +250,7 @@ def test_failure_report_names_failed_steps_and_their_stderr() -> None:
         2,
     )
     assert report.splitlines() == [
-        "Pipeline run 'run-9' is Failed: a step failed",
+        "Status detail: a step failed",
         "Step 'n2' (train) Failed: exit code 2",
         "  stderr (last 2 lines):",
         "    c",

@@ -142,7 +142,7 @@ def test_describe_a_failed_run(hook: AzureMLPipelinesHook, train_pipeline: Any) 
         if step.status is StepRunStatus.FAILED
     )
     report = hook.describe_run_failure(run.id, max_log_lines=5)
-    assert report.startswith(f"Pipeline run '{run.id}' is Failed")
+    assert report.startswith("Status detail: ")
     assert f"Step '{failed_node}' (train) Failed" in report
     assert "error: --epochs must be at least 1, got 0" in report
 
