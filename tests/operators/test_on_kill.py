@@ -1,0 +1,79 @@
+"""``on_kill`` of the submit operator cancels the remote run that the task is waiting for.
+
+Airflow calls ``on_kill`` from another thread of control (the signal handler) while ``execute``
+is blocked waiting; this test does the same with a thread. The task instance is a recorder of
+XCom pushes, the only part of the context the operator uses; the hook and service are real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.exceptions import AzureMLPipelineRunCanceledError
+from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
+    AzureMLSubmitPipelineRunOperator,
+)
+
+
+class RecordingTaskInstance:
+    dag_id = "on_kill_test"
+    task_id = "submit"
+    run_id = "manual__on_kill"
+    map_index = -1
+    try_number = 1
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+@pytest.mark.parametrize("cancel_on_kill", [True, False])
+def test_on_kill_cancels_the_run_only_when_asked(
+    hook: Any, published: dict[str, Any], cancel_on_kill: bool
+) -> None:
+    operator = AzureMLSubmitPipelineRunOperator(
+        task_id="submit",
+        experiment_name="on-kill",
+        published_pipeline_id=published["simulated"],
+        parameters={"duration_seconds": 30},
+        deferrable=False,
+        poll_interval=0.2,
+        timeout=60,
+        cancel_on_kill=cancel_on_kill,
+    )
+    ti = RecordingTaskInstance()
+    outcome: dict[str, BaseException] = {}
+
+    def execute() -> None:
+        try:
+            operator.execute({"ti": ti})  # type: ignore[arg-type]
+        except BaseException as err:
+            outcome["error"] = err
+
+    worker = threading.Thread(target=execute, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while "run_id" not in ti.xcoms:
+        assert time.monotonic() < deadline and worker.is_alive(), outcome
+        time.sleep(0.05)
+    run_id = ti.xcoms["run_id"]
+    assert operator.run_id == run_id
+
+    operator.on_kill()
+    if cancel_on_kill:
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+        assert isinstance(outcome.get("error"), AzureMLPipelineRunCanceledError)
+        assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.CANCELED
+    else:
+        assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.RUNNING
+        hook.cancel_pipeline_run(run_id)
+        worker.join(timeout=30)
+        assert isinstance(outcome.get("error"), AzureMLPipelineRunCanceledError)
