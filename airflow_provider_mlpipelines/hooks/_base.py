@@ -12,7 +12,6 @@ from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, fo
 from airflow_provider_mlpipelines.get_provider_info import (
     CONNECTION_EXTRA_FIELDS,
     CONNECTION_TYPE,
-    CONNECTION_UI_BEHAVIOUR,
     DEFAULT_CONN_ID,
 )
 from airflow_provider_mlpipelines.hooks._connection import (
@@ -55,36 +54,6 @@ class AzureMLPipelinesHookBase(BaseHook):
         return (
             f"{type(self).__name__}(azure_ml_pipelines_conn_id={self.azure_ml_pipelines_conn_id!r})"
         )
-
-    # ---------------------------------------------------------------------------------------
-    # Connection form (Airflow 2.11; Airflow 3 reads get_provider_info instead)
-    # ---------------------------------------------------------------------------------------
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Form fields for the connection's extras, built from ``CONNECTION_EXTRA_FIELDS``."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, FloatField, IntegerField, StringField
-
-        field_classes = {
-            "string": StringField,
-            "integer": IntegerField,
-            "number": FloatField,
-            "boolean": BooleanField,
-        }
-        widgets: dict[str, Any] = {}
-        for key, (label, json_type, description) in CONNECTION_EXTRA_FIELDS.items():
-            field_class = field_classes[json_type]
-            options: dict[str, Any] = {"description": description}
-            if field_class is not BooleanField:
-                options["widget"] = BS3TextFieldWidget()
-            widgets[key] = field_class(lazy_gettext(label), **options)
-        return widgets
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
-        return CONNECTION_UI_BEHAVIOUR
 
     # ---------------------------------------------------------------------------------------
     # Settings
@@ -144,3 +113,25 @@ def entity_status(status: EntityStatus | str) -> EntityStatus:
         return EntityStatus.parse(status)
     except ValueError as exc:
         raise AzureMLInvalidInputError(str(exc)) from None
+
+
+def connection_form_widgets() -> dict[str, Any]:
+    """Airflow 2.11 form fields for the connection's extras, from ``CONNECTION_EXTRA_FIELDS``.
+
+    Airflow 2.11 accepts only string, integer, password and boolean fields, so numbers are
+    entered as text (the settings parser converts them).
+    """
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import BooleanField, IntegerField, StringField
+
+    field_classes = {"string": StringField, "integer": IntegerField, "number": StringField}
+    widgets: dict[str, Any] = {}
+    for key, (label, json_type, description) in CONNECTION_EXTRA_FIELDS.items():
+        if json_type == "boolean":
+            widgets[key] = BooleanField(lazy_gettext(label), description=description)
+        else:
+            widgets[key] = field_classes[json_type](
+                lazy_gettext(label), widget=BS3TextFieldWidget(), description=description
+            )
+    return widgets

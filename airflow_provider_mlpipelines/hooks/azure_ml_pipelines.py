@@ -31,6 +31,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLPipelinesError,
 )
+from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIOUR
 from airflow_provider_mlpipelines.hooks import _calls, _requests
 from airflow_provider_mlpipelines.hooks._async_hook import AzureMLPipelinesAsyncHook
 from airflow_provider_mlpipelines.hooks._base import (
@@ -38,6 +39,7 @@ from airflow_provider_mlpipelines.hooks._base import (
     active_only_query,
     check_id,
     check_log_kind,
+    connection_form_widgets,
     entity_status,
     quoted,
 )
@@ -80,6 +82,18 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
 
     #: How a retry waits; tests may replace it on an instance.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    # Airflow 2.11 reads the connection form only from the hook class's own attributes (not a
+    # base class's); Airflow 3 reads get_provider_info() instead.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Form fields of the connection's extras (Airflow 2.11)."""
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form (Airflow 2.11)."""
+        return CONNECTION_UI_BEHAVIOUR
 
     @cached_property
     def settings(self) -> ConnectionSettings:
