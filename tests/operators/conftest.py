@@ -77,13 +77,32 @@ def published(hook: Any, session_conn: dict[str, Any]) -> dict[str, Any]:
     return {**ids, "endpoint": endpoint, "suffix": suffix}
 
 
+@pytest.fixture
+def task_output(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[[], str]:
+    """What the DAG runs of a test printed and logged: Airflow 3's ``dag.test()`` prints task
+    logs, Airflow 2's logs them."""
+
+    def read() -> str:
+        captured = capfd.readouterr()
+        return captured.out + captured.err + caplog.text
+
+    return read
+
+
 def task_state(dag_run: Any, task_id: str) -> str:
     ti = dag_run.get_task_instance(task_id)
     return str(ti.state.value if hasattr(ti.state, "value") else ti.state)
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    from airflow.models.xcom import XComModel
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key)
     from airflow.utils.session import create_session
 
     with create_session() as session:

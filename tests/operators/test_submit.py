@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,13 +163,13 @@ def test_bad_parameters_fail_before_anything_is_submitted(
     published: dict[str, Any],
     conf: dict[str, Any],
     fragment: str,
-    capfd: pytest.CaptureFixture[str],
+    task_output: Callable[[], str],
 ) -> None:
     before = len(hook.list_pipeline_runs(published["train"]))
     dag_run = run_dag("mlp_test_submit_sync_pipeline", target=published["train"], **conf)
     assert dag_run.state == "failed"
     assert task_state(dag_run, "submit") == "failed"
     assert len(hook.list_pipeline_runs(published["train"])) == before
-    captured = capfd.readouterr()
-    assert "AzureMLInvalidInputError" in captured.out + captured.err
-    assert fragment in captured.out + captured.err
+    output = task_output()
+    assert "AzureMLInvalidInputError" in output
+    assert fragment in output

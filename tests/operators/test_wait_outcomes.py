@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,18 +17,13 @@ MISSING_DATA = {
 }
 
 
-def _output(capfd: pytest.CaptureFixture[str]) -> str:
-    captured = capfd.readouterr()
-    return captured.out + captured.err
-
-
 @pytest.mark.parametrize("mode", ["sync", "deferred"])
 def test_a_failed_step_fails_the_task_naming_the_step_and_its_stderr(
     run_dag: Any,
     hook: Any,
     published: dict[str, Any],
     mode: str,
-    capfd: pytest.CaptureFixture[str],
+    task_output: Callable[[], str],
 ) -> None:
     dag_run = run_dag(
         f"mlp_test_submit_{mode}_pipeline",
@@ -39,7 +35,7 @@ def test_a_failed_step_fails_the_task_naming_the_step_and_its_stderr(
     run_id = xcom(dag_run, "submit", "run_id")
     assert xcom(dag_run, "submit", "run_status") == "Failed"
     assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.FAILED
-    output = _output(capfd)
+    output = task_output()
     assert "AzureMLPipelineRunFailedError" in output
     assert f"Pipeline run {run_id} ended Failed" in output
     assert "train" in output
@@ -52,7 +48,7 @@ def test_timeout_cancels_the_remote_run(
     hook: Any,
     published: dict[str, Any],
     mode: str,
-    capfd: pytest.CaptureFixture[str],
+    task_output: Callable[[], str],
 ) -> None:
     dag_run = run_dag(
         f"mlp_test_timeout_{mode}",
@@ -62,7 +58,7 @@ def test_timeout_cancels_the_remote_run(
     assert dag_run.state == "failed"
     run_id = xcom(dag_run, "submit", "run_id")
     assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.CANCELED
-    output = _output(capfd)
+    output = task_output()
     assert "AzureMLPipelineRunTimeoutError" in output
     assert "it was canceled" in output
 
@@ -89,13 +85,13 @@ def test_sensor_fails_when_the_run_fails(
     hook: Any,
     published: dict[str, Any],
     mode: str,
-    capfd: pytest.CaptureFixture[str],
+    task_output: Callable[[], str],
 ) -> None:
     run_id = _submit(hook, published["simulated"], duration_seconds=1, outcome="Failed")
     dag_run = run_dag(f"mlp_test_sensor_{mode}", run_id=run_id)
     assert dag_run.state == "failed"
     assert xcom(dag_run, "wait", "run_status") == "Failed"
-    output = _output(capfd)
+    output = task_output()
     assert f"Pipeline run {run_id} ended Failed" in output
     assert "work" in output
 
