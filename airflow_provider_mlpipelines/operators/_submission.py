@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api.status import EntityStatus
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLInvalidInputError,
+    AzureMLNotFoundError,
+    format_choices,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.api.models import (
@@ -101,3 +105,57 @@ def load_parameters(value: Any) -> dict[str, Any] | None:
             f"parameters must be a dict of name -> str/int/float/bool, got {type(value).__name__}"
         )
     return dict(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the run an earlier try of the same task instance submitted
+# --------------------------------------------------------------------------------------------
+#: Task-state-store key (Airflow 3.3+) holding the run id a task instance submitted.
+RUN_ID_STATE_KEY = "azure_ml_pipeline_run_id"
+
+#: Tags naming the task instance that submitted a run; together they identify it.
+IDENTITY_TAGS = ("airflow.dag_id", "airflow.task_id", "airflow.run_id", "airflow.map_index")
+
+
+def task_identity_tags(ti: Any) -> dict[str, str]:
+    """The tags that identify the task instance ``ti`` on the runs it submits."""
+    return {
+        "airflow.dag_id": str(ti.dag_id),
+        "airflow.task_id": str(ti.task_id),
+        "airflow.run_id": str(ti.run_id),
+        "airflow.map_index": str(getattr(ti, "map_index", -1)),
+    }
+
+
+def find_earlier_run(
+    hook: AzureMLPipelinesHook, target: SubmitTarget, ti: Any, state_store: Any
+) -> PipelineRun | None:
+    """The run an earlier try of this task instance submitted, if any.
+
+    The task state store (Airflow 3.3+) is read first, a single request; the identity tags are
+    searched among the target pipeline's runs otherwise, which works on every Airflow version.
+    The first try of a task instance has no earlier run, so it costs nothing.
+    """
+    if int(getattr(ti, "try_number", 1) or 1) <= 1:
+        return None
+    stored = state_store.get(RUN_ID_STATE_KEY) if state_store is not None else None
+    if stored:
+        try:
+            return hook.get_pipeline_run(str(stored))
+        except AzureMLNotFoundError:
+            pass
+    identity = task_identity_tags(ti)
+    mine = [
+        run
+        for run in hook.list_pipeline_runs(target.pipeline_id)
+        if all(run.tags.get(key) == value for key, value in identity.items())
+    ]
+    return max(
+        mine, key=lambda run: run.status_info.creation_time or run.created_date or "", default=None
+    )
+
+
+def remember_run(state_store: Any, run_id: str) -> None:
+    """Record the submitted run id where a retry of this task instance will look first."""
+    if state_store is not None:
+        state_store.set(RUN_ID_STATE_KEY, run_id)

@@ -30,8 +30,11 @@ from airflow_provider_mlpipelines.operators._base import (
 from airflow_provider_mlpipelines.operators._submission import (
     SubmitTarget,
     endpoint_target,
+    find_earlier_run,
     load_parameters,
     pipeline_target,
+    remember_run,
+    task_identity_tags,
 )
 
 if TYPE_CHECKING:
@@ -337,6 +340,10 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     :param cancel_on_kill: cancel the run when the task is killed or the timeout is reached.
     :param validate_parameters: check parameter names and types against the pipeline's declared
         ones before submitting (default True).
+    :param fresh_run_on_retry: when a retry (or a cleared task) finds that an earlier try of this
+        task instance already ran the pipeline to ``Finished``, submit a new run anyway. By
+        default that run is reported instead. A run of an earlier try that is still going is
+        always re-attached to, never duplicated; one that failed is always followed by a new run.
     """
 
     template_fields: Sequence[str] = (
@@ -376,6 +383,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         timeout: float | None = None,
         cancel_on_kill: bool = True,
         validate_parameters: bool = True,
+        fresh_run_on_retry: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -397,6 +405,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         self.timeout = timeout
         self.cancel_on_kill = cancel_on_kill
         self.validate_parameters = validate_parameters
+        self.fresh_run_on_retry = fresh_run_on_retry
         self.run_id: str | None = None
         self._submitted_at: float | None = None
         self._check_target_arguments()
@@ -435,20 +444,13 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
 
     def execute(self, context: Context) -> str:
         target = self._resolve_target()
-        submission = self.hook.build_submission(
-            experiment_name=check_identifier(self.experiment_name, "experiment_name"),
-            parameters=load_parameters(self.parameters),
-            data_path_assignments=self.data_path_assignments,
-            dataset_assignments=self.dataset_assignments,
-            tags={**task_identity_tags(context), **dict(self.tags or {})},
-            description=self.description,
-            continue_on_step_failure=self.continue_on_step_failure,
-        )
-        if self.validate_parameters:
-            interface = self.hook.get_pipeline_interface(target.pipeline_id)
-            self.hook.validate_submission(interface, submission, target=target.label)
-        self.log.info("Submitting a run of %s", target.label)
-        run = target.submit(self.hook, submission)
+        state_store = context.get("task_state_store")
+        earlier = find_earlier_run(self.hook, target, context["ti"], state_store)
+        if earlier is not None and self._reuses(earlier):
+            run = earlier
+        else:
+            run = self._submit(context, target)
+            remember_run(state_store, run.id)
         self._submitted_at = time.time()
         self._announce_run(context, run)
         if not self.wait_for_completion:
@@ -465,6 +467,49 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
             log=self.log,
         )
         return self._finish(context, run.id, status)
+
+    def _reuses(self, earlier: PipelineRun) -> bool:
+        """Whether the run of an earlier try stands for this try (else a fresh run is due)."""
+        if not earlier.status.is_terminal:
+            self.log.info(
+                "Re-attaching to run %s of an earlier try (%s)", earlier.id, earlier.status
+            )
+            return True
+        if earlier.status.is_success and not self.fresh_run_on_retry:
+            self.log.info(
+                "Run %s of an earlier try already finished; reporting it, not running again "
+                "(fresh_run_on_retry=True would submit a new run)",
+                earlier.id,
+            )
+            return True
+        self.log.info(
+            "Run %s of an earlier try ended %s; submitting a fresh run", earlier.id, earlier.status
+        )
+        return False
+
+    def _submit(self, context: Context, target: SubmitTarget) -> PipelineRun:
+        submission = self.hook.build_submission(
+            experiment_name=check_identifier(self.experiment_name, "experiment_name"),
+            parameters=load_parameters(self.parameters),
+            data_path_assignments=self.data_path_assignments,
+            dataset_assignments=self.dataset_assignments,
+            tags=self._run_tags(context),
+            description=self.description,
+            continue_on_step_failure=self.continue_on_step_failure,
+        )
+        if self.validate_parameters:
+            interface = self.hook.get_pipeline_interface(target.pipeline_id)
+            self.hook.validate_submission(interface, submission, target=target.label)
+        self.log.info("Submitting a run of %s", target.label)
+        return target.submit(self.hook, submission)
+
+    def _run_tags(self, context: Context) -> dict[str, str]:
+        ti = context["ti"]
+        identity = {
+            **task_identity_tags(ti),
+            "airflow.try_number": str(getattr(ti, "try_number", "")),
+        }
+        return {**dict(self.tags or {}), **identity}
 
     def _resolve_target(self) -> SubmitTarget:
         kind = self._check_target_arguments()
@@ -594,15 +639,3 @@ class AzureMLCancelPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 )
         context["ti"].xcom_push(key="run_status", value=status.value)
         return status.value
-
-
-def task_identity_tags(context: Context) -> dict[str, str]:
-    """Tags naming the task instance that submits a run, to find the run again on a retry."""
-    ti = context["ti"]
-    return {
-        "airflow.dag_id": str(ti.dag_id),
-        "airflow.task_id": str(ti.task_id),
-        "airflow.run_id": str(ti.run_id),
-        "airflow.map_index": str(getattr(ti, "map_index", -1)),
-        "airflow.try_number": str(getattr(ti, "try_number", "")),
-    }

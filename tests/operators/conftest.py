@@ -91,6 +91,24 @@ def task_output(
     return read
 
 
+class RecordingTaskInstance:
+    """The task instance of a context, for calling ``execute`` directly: it records XComs.
+
+    Only what the operators read of a task instance is here; the hook and service stay real.
+    """
+
+    def __init__(self, *, run_id: str = "manual__direct", try_number: int = 1) -> None:
+        self.dag_id = "direct_execute"
+        self.task_id = "submit"
+        self.run_id = run_id
+        self.map_index = -1
+        self.try_number = try_number
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
 def task_state(dag_run: Any, task_id: str) -> str:
     ti = dag_run.get_task_instance(task_id)
     return str(ti.state.value if hasattr(ti.state, "value") else ti.state)

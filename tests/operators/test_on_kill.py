@@ -19,19 +19,7 @@ from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
     AzureMLSubmitPipelineRunOperator,
 )
 
-
-class RecordingTaskInstance:
-    dag_id = "on_kill_test"
-    task_id = "submit"
-    run_id = "manual__on_kill"
-    map_index = -1
-    try_number = 1
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
+from .conftest import RecordingTaskInstance
 
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
