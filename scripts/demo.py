@@ -1,0 +1,479 @@
+"""The Python half of ``bash scripts/demo.sh``: everything but starting and stopping the emulator.
+
+Subcommands (``demo.sh`` calls them in this order):
+
+- ``wait-emulator STATE_DIR PID``: wait until the emulator started as PID wrote its manifest.
+- ``env STATE_DIR``: print ``export`` lines for the connection and the Airflow Variables the
+  example DAGs read (``AIRFLOW_CONN_...``, ``AIRFLOW_VAR_...``), for ``eval``.
+- ``run STATE_DIR LOG_DIR``: run every example DAG end to end with ``airflow dags test`` (one
+  subprocess each), check each DAG run's state in the metadata database, and print a summary:
+  states, pipeline run ids and studio URLs, where the model and the predictions were written.
+  Exits 1 if any DAG run did not succeed.
+
+The metadata database and the DAGs folder come from the environment ``demo.sh`` exports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_FILE = "manifest.json"
+CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT"
+DATASTORE = "workspaceblobstore"
+DAG_TIMEOUT_SECONDS = 240
+#: A quick, under-trained retraining: the A/B trial of its model must roll it back.
+RETRAINING_CONF = {"learning_rate": 0.05, "epochs": 20}
+RETRAINING_DATE = "2026-01-05"
+SCORING_DATE = "2026-01-02"
+TRIAL_DATE = "2026-01-01"
+
+
+@dataclass
+class DagOutcome:
+    """What one ``airflow dags test`` produced.
+
+    :param dag_id: the DAG.
+    :param state: the DAG run's final state (``missing`` if no run was recorded).
+    :param seconds: how long the command took.
+    :param log_file: the command's output.
+    :param run_id: the Airflow DAG run id.
+    :param xcoms: interesting XComs, ``task_id[.key]`` -> value.
+    """
+
+    dag_id: str
+    state: str
+    seconds: float
+    log_file: Path
+    run_id: str | None = None
+    xcoms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+
+# ------------------------------------------------------------------------------------ emulator
+def read_manifest(state_dir: Path) -> dict[str, Any] | None:
+    """The emulator's manifest, or ``None`` while it is not (completely) written.
+
+    :param state_dir: the emulator's state dir.
+    """
+    try:
+        return json.loads((state_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for_emulator(state_dir: Path, pid: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until the emulator process ``pid`` has written its manifest; return it.
+
+    :param state_dir: the emulator's state dir.
+    :param pid: the emulator's process id (an older manifest from another process is ignored).
+    :param timeout: seconds to wait.
+    :raises SystemExit: the emulator did not become ready.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        manifest = read_manifest(state_dir)
+        if manifest is not None and manifest.get("pid") == pid:
+            return manifest
+        if not Path(f"/proc/{pid}").exists() and sys.platform.startswith("linux"):
+            raise SystemExit(f"the emulator (pid {pid}) exited before it was ready")
+        time.sleep(0.1)
+    raise SystemExit(f"the emulator (pid {pid}) was not ready after {timeout:g} s")
+
+
+def environment(manifest: dict[str, Any]) -> dict[str, str]:
+    """The connection and the Variables of the example DAGs, as environment variables.
+
+    :param manifest: the emulator's manifest.
+    """
+    return {
+        CONN_ENV_VAR: json.dumps(manifest["airflow_conn"]),
+        "AIRFLOW_VAR_MLPIPELINES_TRAINING_RUN_ID": manifest["pipeline_runs"]["train"],
+        "AIRFLOW_VAR_MLPIPELINES_SCORING_RUN_ID": manifest["pipeline_runs"]["score"],
+        "AIRFLOW_VAR_MLPIPELINES_DATASTORE_DIR": manifest["datastores"][DATASTORE],
+    }
+
+
+# ------------------------------------------------------------------------------------ airflow
+def run_dag_test(dag_id: str, logical_date: str, conf: dict[str, Any], log_dir: Path) -> float:
+    """Run ``airflow dags test`` for one DAG; its output goes to ``LOG_DIR/<dag_id>.log``.
+
+    :param dag_id: the DAG.
+    :param logical_date: the run's logical date.
+    :param conf: the run's conf.
+    :param log_dir: where the output goes.
+    :return: seconds taken (the exit code is not trusted: the run's state is checked instead).
+    """
+    command = ["airflow", "dags", "test", dag_id, logical_date, "-c", json.dumps(conf)]
+    print(f"==> {shlex.join(command)}", flush=True)
+    started = time.monotonic()
+    with (log_dir / f"{dag_id}.log").open("wb") as output:
+        try:
+            subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=DAG_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"    {dag_id}: gave up after {DAG_TIMEOUT_SECONDS} s", flush=True)
+    return time.monotonic() - started
+
+
+def latest_dag_run(dag_id: str) -> tuple[str | None, str]:
+    """The newest run of ``dag_id`` in the metadata database: ``(run_id, state)``.
+
+    :param dag_id: the DAG.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1)
+        dag_run = session.scalars(query).first()
+        if dag_run is None:
+            return None, "missing"
+        return dag_run.run_id, str(getattr(dag_run.state, "value", dag_run.state))
+
+
+def read_xcom(dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    """One XCom value of a DAG run (``None`` if the task pushed none).
+
+    :param dag_id: the DAG.
+    :param run_id: the DAG run.
+    :param task_id: the task.
+    :param key: the XCom key.
+    """
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=run_id, dag_ids=dag_id, task_ids=task_id, key=key)
+        row = session.scalars(query).first()
+        return None if row is None else row.value
+
+
+def run_example(
+    dag_id: str,
+    logical_date: str,
+    conf: dict[str, Any],
+    log_dir: Path,
+    xcom_keys: Sequence[str],
+) -> DagOutcome:
+    """Run one example DAG and collect its state and the XComs named by ``xcom_keys``.
+
+    :param dag_id: the DAG.
+    :param logical_date: the run's logical date.
+    :param conf: the run's conf.
+    :param log_dir: where the command's output goes.
+    :param xcom_keys: ``task_id`` (its return value) or ``task_id.key`` entries to read; the
+        last one is the DAG's final result, which a complete run must have produced.
+    """
+    seconds = run_dag_test(dag_id, logical_date, conf, log_dir)
+    run_id, state = latest_dag_run(dag_id)
+    outcome = DagOutcome(dag_id, state, seconds, log_dir / f"{dag_id}.log", run_id)
+    if run_id is not None:
+        for entry in xcom_keys:
+            task_id, _, key = entry.partition(".")
+            outcome.xcoms[entry] = read_xcom(dag_id, run_id, task_id, key or "return_value")
+    # A logical date before the DAG's start_date gives a "successful" run without any task.
+    if outcome.succeeded and outcome.xcoms.get(xcom_keys[-1]) is None:
+        outcome.state = f"success, but no result from {xcom_keys[-1]}"
+    print(f"    {dag_id}: {state} in {seconds:.0f} s", flush=True)
+    if not outcome.succeeded:
+        print(tail(outcome.log_file), flush=True)
+    return outcome
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file, indented.
+
+    :param path: the file.
+    :param lines: how many.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(f"    | {line}" for line in text.splitlines()[-lines:])
+
+
+def submit_outside_airflow(endpoint_name: str) -> str:
+    """Submit a run with the hook, as another system would, for the sensor DAG to wait for.
+
+    :param endpoint_name: the pipeline endpoint to run (its default version).
+    :return: the run id.
+    """
+    from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
+
+    # The hook's and azure-identity's INFO lines would interleave with the demo's own output.
+    for name in ("azure", "airflow_provider_mlpipelines"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with AzureMLPipelinesHook() as hook:
+        endpoint = hook.get_pipeline_endpoint(name=endpoint_name)
+        submission = hook.build_submission(
+            experiment_name="submitted-outside-airflow",
+            parameters={"sleep_seconds": 3},
+            tags={"submitted_by": "scripts/demo.py"},
+        )
+        run = hook.submit_pipeline_endpoint_run(endpoint.id, submission)
+    print(f"    submitted pipeline run {run.id} outside Airflow", flush=True)
+    return run.id
+
+
+# ------------------------------------------------------------------------------------ the demo
+def run_all(log_dir: Path) -> list[DagOutcome]:
+    """Run the four example DAGs in an order where each finds what it needs.
+
+    :param log_dir: where each command's output goes.
+    """
+    outcomes = []
+    retraining = run_example(
+        "example_mlpipelines_retraining",
+        RETRAINING_DATE,
+        RETRAINING_CONF,
+        log_dir,
+        ["train", "train.run_url", "add_to_training_endpoint", "report_model"],
+    )
+    outcomes.append(retraining)
+    outcomes.append(
+        run_example(
+            "example_mlpipelines_batch_scoring",
+            SCORING_DATE,
+            {},
+            log_dir,
+            ["score", "score.run_url", "check_predictions"],
+        )
+    )
+    model = (retraining.xcoms.get("report_model") or {}).get("model_path")
+    trial_conf: dict[str, Any] = {"candidate_label": "demo-candidate", "scoring_date": TRIAL_DATE}
+    if model:
+        trial_conf["candidate_model"] = model_relative_path(model)
+    outcomes.append(
+        run_example(
+            "example_mlpipelines_endpoint_versions",
+            TRIAL_DATE,
+            trial_conf,
+            log_dir,
+            [
+                "make_candidate_default",
+                "score_with_candidate",
+                "score_with_candidate.run_url",
+                "score_with_previous_default",
+                "score_with_previous_default.run_url",
+                "roll_back_default_version",
+                "compare_predictions",
+            ],
+        )
+    )
+    external_run = submit_or_none(lambda: submit_outside_airflow("housing-training"))
+    if external_run is not None:
+        outcomes.append(
+            run_example(
+                "example_mlpipelines_sensor",
+                TRIAL_DATE,
+                {"run_id": external_run},
+                log_dir,
+                ["wait_for_run.run_url", "summarize_run"],
+            )
+        )
+    else:
+        outcomes.append(DagOutcome("example_mlpipelines_sensor", "not run", 0.0, Path()))
+    return outcomes
+
+
+def model_relative_path(model_path: str) -> str:
+    """A model's path relative to the datastore (``models/<run id>/model.json``).
+
+    :param model_path: the absolute path that ``report_model`` returned.
+    """
+    parts = Path(model_path).parts
+    return "/".join(parts[parts.index("models") :]) if "models" in parts else model_path
+
+
+def submit_or_none(submit: Callable[[], str]) -> str | None:
+    """Run ``submit``; print the error and return ``None`` if it fails.
+
+    :param submit: what submits the run.
+    """
+    try:
+        return submit()
+    except Exception as exc:  # the demo reports every failure in its summary
+        print(f"    could not submit a run outside Airflow: {exc}", flush=True)
+        return None
+
+
+# ------------------------------------------------------------------------------------ summary
+def describe(outcome: DagOutcome) -> list[str]:
+    """Readable lines about one DAG's outcome: its runs, their studio URLs, its outputs.
+
+    :param outcome: the DAG's outcome.
+    """
+    x = outcome.xcoms
+    lines = [f"{outcome.dag_id}: {outcome.state.upper()} ({outcome.seconds:.0f} s)"]
+    if outcome.dag_id.endswith("_retraining"):
+        lines += run_lines("training run", x.get("train"), x.get("train.run_url"))
+        endpoint = x.get("add_to_training_endpoint") or {}
+        if endpoint:
+            lines.append(
+                f"  endpoint default version: {endpoint.get('default_version')} "
+                f"(previous: {endpoint.get('previous_default_version')})"
+            )
+        report = x.get("report_model") or {}
+        if report:
+            lines.append(
+                f"  model: {report.get('model_path')} (validation r2 {report.get('r2'):.3f})"
+            )
+    elif outcome.dag_id.endswith("_batch_scoring"):
+        lines += run_lines("scoring run", x.get("score"), x.get("score.run_url"))
+        check = x.get("check_predictions") or {}
+        if check:
+            lines.append(
+                f"  predictions: {check.get('predictions')} ({check.get('rows')} rows, "
+                f"mean {check.get('mean_prediction')})"
+            )
+    elif outcome.dag_id.endswith("_endpoint_versions"):
+        lines += trial_lines(x)
+    elif outcome.dag_id.endswith("_sensor"):
+        summary = x.get("summarize_run") or {}
+        if summary:
+            lines += run_lines("watched run", summary.get("run_id"), summary.get("run_url"))
+            lines.append(f"  status {summary.get('status')}, steps {summary.get('steps')}")
+    if not outcome.succeeded and outcome.log_file != Path():
+        lines.append(f"  log: {outcome.log_file}")
+    return lines
+
+
+def run_lines(label: str, run_id: Any, url: Any) -> list[str]:
+    """One pipeline run's id and studio URL.
+
+    :param label: what the run was.
+    :param run_id: its id.
+    :param url: its studio URL.
+    """
+    if not run_id:
+        return []
+    return [f"  {label}: {run_id}", f"    {url}"]
+
+
+def trial_lines(x: dict[str, Any]) -> list[str]:
+    """What the A/B trial of the endpoint-versions DAG found and decided.
+
+    :param x: its XComs.
+    """
+    endpoint = x.get("make_candidate_default") or {}
+    lines = []
+    if endpoint:
+        lines.append(
+            f"  candidate: version {endpoint.get('version')} "
+            f"(previous default {endpoint.get('previous_default_version')})"
+        )
+    lines += run_lines(
+        "candidate run", x.get("score_with_candidate"), x.get("score_with_candidate.run_url")
+    )
+    lines += run_lines(
+        "previous-default run",
+        x.get("score_with_previous_default"),
+        x.get("score_with_previous_default.run_url"),
+    )
+    comparison = x.get("compare_predictions") or {}
+    if comparison:
+        lines.append(
+            f"  mean relative change of the predictions: "
+            f"{comparison.get('mean_relative_change', 0):.1%} over {comparison.get('rows')} rows"
+        )
+        lines.append(f"  predictions: {comparison.get('candidate_predictions')}")
+        lines.append(f"               {comparison.get('reference_predictions')}")
+    restored = x.get("roll_back_default_version")
+    if restored:
+        lines.append(f"  rolled back: the default version is {restored} again")
+    elif comparison:
+        lines.append("  kept the candidate as the default version")
+    return lines
+
+
+def print_summary(outcomes: Sequence[DagOutcome], manifest: dict[str, Any]) -> None:
+    """Print the demo's summary.
+
+    :param outcomes: each DAG's outcome.
+    :param manifest: the emulator's manifest.
+    """
+    print("\n" + "=" * 30 + " summary " + "=" * 30)
+    for outcome in outcomes:
+        print("\n".join(describe(outcome)))
+    print(f"datastore {DATASTORE}: {manifest['datastores'][DATASTORE]}")
+    failed = [o.dag_id for o in outcomes if not o.succeeded]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} DAG runs succeeded", flush=True)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", flush=True)
+
+
+# ------------------------------------------------------------------------------------ CLI
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    wait = sub.add_parser("wait-emulator", help="wait for the emulator's manifest")
+    wait.add_argument("state_dir", type=Path)
+    wait.add_argument("pid", type=int)
+    env = sub.add_parser("env", help="print export lines for the connection and Variables")
+    env.add_argument("state_dir", type=Path)
+    run = sub.add_parser("run", help="run every example DAG and print a summary")
+    run.add_argument("state_dir", type=Path)
+    run.add_argument("log_dir", type=Path)
+    return parser
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    """Turn a termination signal into KeyboardInterrupt, so that cleanups run."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand.
+
+    :param argv: the arguments (``sys.argv[1:]`` when ``None``).
+    """
+    args = build_parser().parse_args(argv)
+    # demo.sh stops a step with SIGTERM; as KeyboardInterrupt it also ends the running
+    # `airflow dags test` (subprocess.run kills its child when interrupted).
+    signal.signal(signal.SIGTERM, interrupt)
+    if args.command == "wait-emulator":
+        manifest = wait_for_emulator(args.state_dir, args.pid)
+        print(f"emulator ready at {manifest['base_url']} (state dir {args.state_dir})")
+        return 0
+    manifest = read_manifest(args.state_dir)
+    if manifest is None:
+        raise SystemExit(f"no emulator manifest in {args.state_dir}")
+    if args.command == "env":
+        for name, value in environment(manifest).items():
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        outcomes = run_all(args.log_dir)
+    except KeyboardInterrupt:
+        print("interrupted: the running `airflow dags test` was stopped", flush=True)
+        return 130
+    print_summary(outcomes, manifest)
+    return 0 if all(o.succeeded for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

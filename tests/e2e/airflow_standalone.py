@@ -1,0 +1,332 @@
+"""Run ``airflow standalone`` as a subprocess and talk to its REST API (Airflow 3).
+
+:class:`AirflowStandalone` starts every Airflow component (scheduler, triggerer, API server,
+DAG processor) on a throwaway AIRFLOW_HOME with SQLite, bounded by ``timeout``, in a process
+session of its own; :meth:`AirflowStandalone.stop` ends that session and every process that
+descends from it. :class:`AirflowApi` is a small authenticated client of the public REST API
+(``/api/v2``), with the shapes of ``airflow/api_fastapi/core_api``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import quote
+
+import requests
+
+#: Where the simple auth manager writes the generated admin password (in AIRFLOW_HOME).
+PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def descendants(root_pid: int) -> list[int]:
+    """Every live process below ``root_pid`` (Linux ``/proc``), children before parents.
+
+    Collected so that processes which left the session (a daemon calling ``setsid``) are
+    still found and stopped.
+
+    :param root_pid: the process whose descendants are wanted.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    pending = [root_pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return list(reversed(found))
+
+
+class AirflowStandalone:
+    """``airflow standalone`` in a subprocess of its own session.
+
+    :param home: the AIRFLOW_HOME (SQLite database, logs, generated admin password).
+    :param dags_folder: the DAGs folder.
+    :param env: more environment variables for every component (connections, Variables).
+    :param time_limit: seconds after which ``timeout`` stops everything regardless.
+    """
+
+    def __init__(
+        self, home: Path, dags_folder: Path, env: Mapping[str, str], time_limit: int = 300
+    ) -> None:
+        self.home = home
+        self.dags_folder = dags_folder
+        self.extra_env = dict(env)
+        self.time_limit = time_limit
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_file = home / "standalone.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_handle: IO[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The environment of ``airflow standalone`` and, through it, of every component."""
+        venv_bin = str(Path(sys.executable).parent)
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            # The log servers of the scheduler and the triggerer would take fixed ports.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            # Only the runs the test triggers: no scheduled runs of the unpaused DAG.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "NO_COLOR": "1",
+        }
+        # The test session's own Airflow settings must not leak into this installation.
+        env.pop("MLPIPELINES_TEST_AIRFLOW_HOME_READY", None)
+        return env
+
+    def start(self) -> AirflowStandalone:
+        """Start ``timeout LIMIT airflow standalone`` as the leader of a new session."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._log_handle = self.log_file.open("ab")
+        self._process = subprocess.Popen(
+            ["timeout", "--kill-after=15", str(self.time_limit), "airflow", "standalone"],
+            cwd=self.home,
+            env=self.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def stop(self, grace: float = 20.0) -> None:
+        """Stop the session started here and every process that descends from it.
+
+        :param grace: seconds between SIGTERM and SIGKILL.
+        """
+        process, self._process = self._process, None
+        if process is not None:
+            stragglers = descendants(process.pid)
+            self._signal_all(process.pid, stragglers, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
+            self._signal_all(process.pid, stragglers + descendants(process.pid), signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    @staticmethod
+    def _signal_all(leader: int, pids: list[int], signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader, signum)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    def __enter__(self) -> AirflowStandalone:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def is_running(self) -> bool:
+        """Whether the standalone process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 80) -> str:
+        """The last lines of the combined output of every component.
+
+        :param lines: how many lines.
+        """
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_for_api(self, timeout: float) -> None:
+        """Wait until the API server answers its health check.
+
+        :param timeout: seconds to wait.
+        :raises RuntimeError: standalone exited, or the API did not answer in time.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise RuntimeError(f"airflow standalone exited:\n{self.log_tail()}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).ok:
+                    return
+            time.sleep(1)
+        raise RuntimeError(f"the API server did not answer within {timeout:g} s")
+
+    def admin_password(self, timeout: float = 60.0) -> str:
+        """The admin password that standalone generated (the simple auth manager's file).
+
+        :param timeout: seconds to wait for the file.
+        """
+        path = self.home / PASSWORD_FILE
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                return str(json.loads(path.read_text(encoding="utf-8"))["admin"])
+            time.sleep(0.5)
+        raise RuntimeError(f"no generated admin password in {path}")
+
+    def api(self) -> AirflowApi:
+        """A REST client logged in as the generated admin user."""
+        response = requests.post(
+            f"{self.base_url}/auth/token",
+            json={"username": "admin", "password": self.admin_password()},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return AirflowApi(self.base_url, response.json()["access_token"])
+
+
+class AirflowApi:
+    """The calls of Airflow 3's public REST API that the end-to-end test needs.
+
+    :param base_url: the API server's URL.
+    :param token: a JWT from ``POST /auth/token``.
+    """
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; returns the JSON body.
+
+        :param method: the HTTP method.
+        :param path: the path under ``/api/v2``.
+        :raises requests.HTTPError: any status but 2xx (the message holds the body, not the
+            token).
+        """
+        response = self.session.request(
+            method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs
+        )
+        if not response.ok:
+            raise requests.HTTPError(
+                f"{method} {path}: {response.status_code} {response.text[:500]}", response=response
+            )
+        return response.json()
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> dict[str, Any]:
+        """Wait until the DAG processor has parsed ``dag_id``; return the DAG.
+
+        :param dag_id: the DAG.
+        :param timeout: seconds to wait.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.call("GET", f"/dags/{dag_id}")
+            except requests.HTTPError as error:
+                if error.response is None or error.response.status_code != 404:
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(1)
+
+    def unpause(self, dag_id: str) -> dict[str, Any]:
+        """Unpause a DAG.
+
+        :param dag_id: the DAG.
+        """
+        return self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, logical_date: str, conf: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a DAG run (``TriggerDAGRunPostBody``); return it.
+
+        :param dag_id: the DAG.
+        :param logical_date: ISO-8601 with a time zone.
+        :param conf: the run's conf.
+        """
+        body = {"logical_date": logical_date, "conf": dict(conf)}
+        return self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        """Poll a DAG run until it is ``success`` or ``failed``; return it.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        :param timeout: seconds to wait.
+        :raises TimeoutError: the run was still going.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            dag_run = self.call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
+            if dag_run["state"] in TERMINAL_RUN_STATES:
+                return dag_run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"DAG run {run_id} still {dag_run['state']} after {timeout} s")
+            time.sleep(2)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Each task instance's state in a DAG run.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        """
+        page = self.call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in page["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """One XCom value.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        :param task_id: the task.
+        :param key: the XCom key.
+        """
+        run = quote(run_id, safe="")
+        path = f"/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.call("GET", path)["value"]
+
+    def events(self, dag_id: str, run_id: str, task_id: str, event: str) -> list[dict[str, Any]]:
+        """Audit-log entries of one task instance with the event name ``event``.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        :param task_id: the task.
+        :param event: e.g. ``deferred``.
+        """
+        params = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "event": event}
+        return self.call("GET", "/eventLogs", params=params)["event_logs"]

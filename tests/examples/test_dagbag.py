@@ -1,0 +1,75 @@
+"""The example DAGs parse cleanly with a real DagBag and say what they need."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .conftest import EXAMPLES_FOLDER
+
+SCHEDULES = {
+    "example_mlpipelines_retraining": "@weekly",
+    "example_mlpipelines_batch_scoring": "@daily",
+    "example_mlpipelines_endpoint_versions": None,
+    "example_mlpipelines_sensor": None,
+}
+# Modules that must not be imported while a DAG file is parsed (see ARCHITECTURE.md).
+HEAVY_MODULES = ("azure.identity", "aiohttp", "airflow_provider_mlpipelines.emulator")
+
+
+def test_dagbag_has_every_example_without_import_errors_or_warnings(examples_db: None) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(str(EXAMPLES_FOLDER))
+    assert bag.import_errors == {}
+    assert bag.captured_warnings == {}
+    from_examples = [w for w in caught if str(EXAMPLES_FOLDER) in str(w.filename)]
+    assert from_examples == [], [str(w.message) for w in from_examples]
+    assert set(bag.dag_ids) == set(SCHEDULES)
+    for dag_id, schedule in SCHEDULES.items():
+        assert bag.get_dag(dag_id).schedule == schedule, dag_id
+
+
+def test_each_example_documents_what_it_needs(examples_dagbag: Any) -> None:
+    for path in sorted(EXAMPLES_FOLDER.glob("example_*.py")):
+        source = path.read_text(encoding="utf-8")
+        docstring = source.split('"""')[1]
+        assert "What it shows" in docstring and "What it needs" in docstring, path.name
+        assert "azure_ml_pipelines_default" in docstring, path.name
+        for variable in set(re.findall(r"var\.value\.(\w+)", source)):
+            assert variable in docstring, f"{path.name} does not document Variable {variable}"
+    for dag in examples_dagbag.dags.values():
+        assert dag.doc_md and "What it needs" in dag.doc_md, dag.dag_id
+
+
+def test_parsing_needs_no_database_and_imports_no_client_library(tmp_path: Path) -> None:
+    # A fresh interpreter (this test process has long imported everything), whose metadata
+    # database cannot even be created: parsing must not touch it.
+    env = {
+        **os.environ,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/missing/dir/airflow.db",
+    }
+    probe = (
+        "import runpy, sys\n"
+        f"for path in sorted(__import__('pathlib').Path({str(EXAMPLES_FOLDER)!r}).glob('*.py')):\n"
+        "    runpy.run_path(str(path))\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
