@@ -21,6 +21,7 @@ import pytest
 from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+from tests.airflow_helpers import load_dagbag
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -70,11 +71,7 @@ def docs_dags(emulator: EmulatorProcess) -> Iterator[dict[str, Any]]:
     folder.mkdir(exist_ok=True)
     for index, (page, block) in enumerate(DAG_SAMPLES):
         (folder / f"{Path(page).stem}_{index}.py").write_text(for_this_airflow(block))
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models import DagBag  # type: ignore[no-redef]
-    bag = DagBag(str(folder))
+    bag = load_dagbag(str(folder))
     manifest = emulator.manifest
     variables = {
         CONN_ENV_VAR: emulator.airflow_conn,

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+from tests.airflow_helpers import load_dagbag, task_state, xcom
+
+__all__ = ["task_state", "xcom"]
 
 EXAMPLES_FOLDER = Path(__file__).resolve().parents[2] / "dags_examples"
 DATASTORE = "workspaceblobstore"
@@ -63,9 +67,7 @@ def datastore_dir(deployment: dict[str, Any]) -> Path:
 @pytest.fixture(scope="session")
 def examples_dagbag(examples_db: None) -> Any:
     """A real DagBag of ``dags_examples/``."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(EXAMPLES_FOLDER))
+    return load_dagbag(str(EXAMPLES_FOLDER))
 
 
 @pytest.fixture
@@ -80,7 +82,9 @@ def run_example(examples_dagbag: Any, deployment: dict[str, Any]) -> Callable[..
         assert dag is not None, f"no DAG {dag_id} in {EXAMPLES_FOLDER}"
         if logical_date is None:
             return dag.test(run_conf=conf)
-        return dag.test(logical_date=logical_date, run_conf=conf)
+        if AIRFLOW_V_3:
+            return dag.test(logical_date=logical_date, run_conf=conf)
+        return dag.test(execution_date=logical_date, run_conf=conf)
 
     return run
 
@@ -114,24 +118,3 @@ def load_example_module(file_name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def task_state(dag_run: Any, task_id: str) -> str:
-    """The state of one task instance of a finished DagRun, as a string."""
-    ti = dag_run.get_task_instance(task_id)
-    assert ti is not None, f"no task instance {task_id}"
-    return str(getattr(ti.state, "value", ti.state))
-
-
-def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    """One XCom value of a DagRun (``None`` if the task pushed none)."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        query = XComModel.get_many(
-            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key
-        )
-        row = session.scalars(query).first()
-        # The JSON column holds the value itself (deserializing again would mangle strings).
-        return None if row is None else row.value

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
+
 from .conftest import xcom
 
 DAG_ID = "example_mlpipelines_batch_scoring"
@@ -58,7 +60,8 @@ def test_scores_the_input_of_the_logical_date_and_waits_deferred(
     run_id = xcom(dag_run, "score")
     assert xcom(dag_run, "score", "run_status") == "Finished"
     assert run_id in xcom(dag_run, "score", "run_url")
-    assert deferred_events(dag_run, "score") >= 1, "the wait did not go through a trigger"
+    if AIRFLOW_V_3:  # Airflow 2's dag.test() runs the trigger inline without an audit event
+        assert deferred_events(dag_run, "score") >= 1, "the wait did not go through a trigger"
     predictions = datastore_dir / "predictions" / f"{run_id}.csv"
     rows = assert_predictions_match_input(predictions, datastore_dir / "scoring/2026-01-01.csv")
     assert rows == 40

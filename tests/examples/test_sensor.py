@@ -33,9 +33,16 @@ def reschedules(dag_run: Any, task_id: str) -> int:
     from sqlalchemy import func, select
 
     ti = dag_run.get_task_instance(task_id)
+    if hasattr(TaskReschedule, "ti_id"):
+        condition = [TaskReschedule.ti_id == ti.id]
+    else:  # Airflow 2 keys reschedules by the task instance's natural key
+        condition = [
+            TaskReschedule.dag_id == ti.dag_id,
+            TaskReschedule.task_id == ti.task_id,
+            TaskReschedule.run_id == ti.run_id,
+        ]
     with create_session() as session:
-        query = select(func.count()).where(TaskReschedule.ti_id == ti.id)
-        return int(session.scalar(query) or 0)
+        return int(session.scalar(select(func.count()).where(*condition)) or 0)
 
 
 def test_waits_for_a_run_submitted_outside_airflow(

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+from tests.airflow_helpers import load_dagbag, task_state, xcom
+
+__all__ = ["RecordingTaskInstance", "task_state", "xcom"]
 
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
@@ -33,11 +36,7 @@ def session_conn(emulator: EmulatorProcess) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def dagbag(airflow_db: None) -> Any:
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models import DagBag  # type: ignore[no-redef]
-    bag = DagBag(str(DAGS_FOLDER))
+    bag = load_dagbag(str(DAGS_FOLDER))
     assert not bag.import_errors, bag.import_errors
     return bag
 
@@ -107,27 +106,3 @@ class RecordingTaskInstance:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
-
-
-def task_state(dag_run: Any, task_id: str) -> str:
-    ti = dag_run.get_task_instance(task_id)
-    return str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-
-
-def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    try:
-        from airflow.models.xcom import XComModel
-    except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom
-
-        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key)
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        query = XComModel.get_many(
-            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key
-        )
-        row = session.scalars(query).first()
-        # The JSON column already holds the value; deserialize_value would json-decode a
-        # string such as "0" a second time.
-        return None if row is None else row.value
