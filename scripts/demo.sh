@@ -9,13 +9,13 @@
 # AIRFLOW_HOME=.demo/airflow, runs each DAG of dags_examples/ with `airflow dags test`, and
 # prints a summary (states, pipeline run ids and studio URLs, where the model and predictions
 # are). The emulator is stopped on every exit path. Exits non-zero if any DAG run failed.
-# Everything it writes is under .demo/ (removed at the next start).
+# Everything it writes is under .demo/ (or $DEMO_DIR), removed at the next start.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup-env.sh"
 cd "$ROOT"
 
-DEMO="$ROOT/.demo"
+DEMO="${DEMO_DIR:-$ROOT/.demo}"
 STATE_DIR="$DEMO/emulator"
 LOG_DIR="$DEMO/logs"
 rm -rf "$DEMO"
