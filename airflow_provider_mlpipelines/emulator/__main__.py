@@ -20,7 +20,18 @@ Pipeline steps run for real as local subprocesses (or as timers, for simulated s
 When it is ready it writes STATE_DIR/manifest.json (base URL, credentials, CA bundle, ids of
 runs to publish from, and a ready-made Airflow connection) and serves it at
 GET /_emulator/manifest. SIGTERM or SIGINT stops it gracefully: running steps are killed and
-the state is saved; a later start on the same state dir keeps everything.
+the state is saved; a later start on the same state dir keeps everything (runs left in flight
+end Failed). Restart with the same --port so clients reconnect.
+
+Fault injection (the --fault-* flags, or at run time POST /_emulator/admin/faults with the
+same settings as JSON: error_rate, throttle_rate, drop_rate, drop_mode, retry_after_seconds,
+latency_seconds, fail_next, fail_status, path_contains, token_endpoint, seed) hits the
+service APIs (/pipelines/..., /history/...), never /_emulator/* routes, discovery or studio
+pages; the token endpoint only with --fault-token-endpoint. Injected faults are counted in
+GET /_emulator/stats ("faults"; a dropped connection counts as response status 444).
+Token lifetime can be changed at run time: POST /_emulator/admin/tokens
+{"lifetime_seconds": N}. GET /_emulator/admin/tokens lists the tokens issued since start:
+a test aid for leak checks, never expose an emulator beyond loopback.
 """
 
 
@@ -76,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Real (subprocess) steps running at once; further steps wait in state Queued "
         "(default 8). Simulated steps are not limited.",
     )
+    _add_fault_flags(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -84,6 +96,81 @@ def build_parser() -> argparse.ArgumentParser:
         "log of every request).",
     )
     return parser
+
+
+def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "fault injection", "Starting fault settings; change them later via the admin route."
+    )
+    group.add_argument(
+        "--fault-error-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="Fraction (0-1) of service API requests answered 503 (default 0).",
+    )
+    group.add_argument(
+        "--fault-throttle-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="Fraction (0-1) of service API requests answered 429 with Retry-After (default 0).",
+    )
+    group.add_argument(
+        "--fault-retry-after",
+        type=int,
+        default=1,
+        metavar="SECONDS",
+        help="Retry-After value of throttled answers (default 1).",
+    )
+    group.add_argument(
+        "--fault-drop-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="Fraction (0-1) of service API requests whose connection is closed without an "
+        "answer (default 0).",
+    )
+    group.add_argument(
+        "--fault-drop-mode",
+        choices=["before", "after"],
+        default="before",
+        help="Drop the connection before the request is handled (nothing happens) or after "
+        "it was handled (it took effect, the client never hears) (default before).",
+    )
+    group.add_argument(
+        "--fault-latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Delay added to every service API request (default 0).",
+    )
+    group.add_argument(
+        "--fault-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Seed of the fault draws, for reproducible runs (default: random).",
+    )
+    group.add_argument(
+        "--fault-token-endpoint",
+        action="store_true",
+        help="Apply the faults to the token endpoint too (a real Entra ID endpoint also "
+        "throttles and fails; azure-identity retries). Off by default.",
+    )
+
+
+def _fault_settings(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "error_rate": args.fault_error_rate,
+        "throttle_rate": args.fault_throttle_rate,
+        "retry_after_seconds": args.fault_retry_after,
+        "drop_rate": args.fault_drop_rate,
+        "drop_mode": args.fault_drop_mode,
+        "latency_seconds": args.fault_latency,
+        "seed": args.fault_seed,
+        "token_endpoint": args.fault_token_endpoint,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,9 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--token-lifetime must be at least 1 second")
     if args.max_processes < 1:
         build_parser().error("--max-processes must be at least 1")
+    from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+    from airflow_provider_mlpipelines.emulator.faults import FaultInjector
     from airflow_provider_mlpipelines.emulator.server import EmulatorConfig, run_until_signalled
     from airflow_provider_mlpipelines.emulator.workspace import WorkspaceSpecError
 
+    faults = _fault_settings(args)
+    try:
+        FaultInjector(faults)
+    except EmulatorError as exc:
+        build_parser().error(f"invalid --fault-* flags: {exc.message}")
     config = EmulatorConfig(
         state_dir=args.state_dir,
         port=args.port,
@@ -111,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace=args.workspace,
         token_lifetime=args.token_lifetime,
         max_processes=args.max_processes,
+        faults=faults,
     )
     try:
         asyncio.run(run_until_signalled(config))

@@ -63,6 +63,7 @@ DISCOVERY_PATH = "/discovery/workspaces/{workspace_name}"
 MANIFEST_PATH = "/_emulator/manifest"
 STATS_PATH = "/_emulator/stats"
 FAULTS_PATH = "/_emulator/admin/faults"
+TOKENS_PATH = "/_emulator/admin/tokens"
 
 #: The emulator's own routes: (method, path, stats name, handler); none needs a token.
 EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
@@ -75,6 +76,8 @@ EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", "/_emulator/logs/{step_run_id}/{kind}", "step log file", emu.step_log_file),
     ("GET", FAULTS_PATH, "get faults", emu.get_faults),
     ("POST", FAULTS_PATH, "set faults", emu.set_faults),
+    ("GET", TOKENS_PATH, "get tokens", emu.get_tokens),
+    ("POST", TOKENS_PATH, "set tokens", emu.set_tokens),
     ("GET", "/studio/runs/{object_id}", "studio", emu.studio_run),
     ("GET", "/studio/pipelines/{object_id}", "studio", emu.studio_pipeline),
     ("GET", "/studio/endpoints/{object_id}", "studio", emu.studio_endpoint),

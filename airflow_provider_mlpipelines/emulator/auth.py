@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ API_AUDIENCES = frozenset(
     }
 )
 DEFAULT_SUFFIX = "/.default"
+#: How many issued tokens the test aid ``GET /_emulator/admin/tokens`` can list.
+ISSUED_TOKENS_KEPT = 10_000
 
 
 class AadError(Exception):
@@ -102,6 +105,9 @@ class TokenAuthority:
         self._store = store
         self.lifetime = lifetime
         self.tokens_issued = 0
+        # Test aid only (``GET /_emulator/admin/tokens``): the tokens this process issued, in
+        # memory, so that tests can prove no token leaks into logs. Never persisted.
+        self.issued: deque[tuple[str, TokenRecord]] = deque(maxlen=ISSUED_TOKENS_KEPT)
         now = time.time()
         self._tokens: dict[str, TokenRecord] = {}
         for doc in store.load("token_index"):
@@ -114,6 +120,26 @@ class TokenAuthority:
         """How many issued tokens have not expired."""
         now = time.time()
         return sum(1 for t in self._tokens.values() if t.expires_at > now)
+
+    def set_lifetime(self, seconds: Any) -> int:
+        """Change the lifetime of tokens issued from now on (issued ones keep theirs).
+
+        :param seconds: the new lifetime, at least 1 second.
+        :raises EmulatorError: 400 for anything but a whole number >= 1.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            raise EmulatorError(
+                400,
+                "InvalidBody",
+                f"lifetime_seconds must be a whole number of seconds >= 1, got {seconds!r}",
+            )
+        self.lifetime = seconds
+        log.info("Access tokens issued from now on live %d s", seconds)
+        return seconds
+
+    def issued_tokens(self) -> list[dict[str, Any]]:
+        """The tokens this process issued (test aid), oldest first."""
+        return [{"access_token": token, **record.to_doc()} for token, record in self.issued]
 
     # ---------------------------------------------------------------------------- discovery
     def openid_configuration(self, tenant: str, base_url: str) -> dict[str, Any]:
@@ -221,6 +247,7 @@ class TokenAuthority:
         self._tokens[digest] = record
         self._store.mark_dirty("token_index", digest, _TokenDoc(digest, record))
         self.tokens_issued += 1
+        self.issued.append((token, record))
         self._forget_expired(now)
         return token, record
 

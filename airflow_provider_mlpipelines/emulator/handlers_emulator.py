@@ -11,7 +11,7 @@ from aiohttp import web
 
 from airflow_provider_mlpipelines.api.graph import WorkspaceDiscovery
 from airflow_provider_mlpipelines.emulator.auth import AadError
-from airflow_provider_mlpipelines.emulator.errors import not_found
+from airflow_provider_mlpipelines.emulator.errors import bad_request, not_found
 from airflow_provider_mlpipelines.emulator.http import (
     REQUEST_ID,
     context_of,
@@ -106,6 +106,8 @@ async def stats(request: web.Request) -> web.Response:
         runs=by_status,
         runs_in_flight=context.runs.runner.active_runs,
         faults_injected=context.faults.injected,
+        faults=dict(context.faults.counts),
+        token_lifetime_seconds=context.authority.lifetime,
         store_writes=context.runs.state.store.writes,
     )
     return json_response(body)
@@ -141,6 +143,34 @@ async def set_faults(request: web.Request) -> web.Response:
     faults = context_of(request).faults
     settings = faults.update(await read_json(request))
     return json_response(asdict(settings))
+
+
+async def get_tokens(request: web.Request) -> web.Response:
+    """GET ``/_emulator/admin/tokens``: every access token this process issued.
+
+    A test aid, so that tests can search logs and databases for leaked tokens: it hands out
+    live bearer tokens, like the manifest hands out the client secret. Only tokens issued since
+    the emulator started are listed (they are kept in memory, never on disk).
+
+    :param request: the request.
+    """
+    authority = context_of(request).authority
+    return json_response(
+        {"lifetime_seconds": authority.lifetime, "tokens": authority.issued_tokens()}
+    )
+
+
+async def set_tokens(request: web.Request) -> web.Response:
+    """POST ``/_emulator/admin/tokens``: ``{"lifetime_seconds": N}`` for tokens issued next.
+
+    :param request: the request.
+    """
+    authority = context_of(request).authority
+    body = await read_json(request)
+    if not isinstance(body, dict) or set(body) != {"lifetime_seconds"}:
+        raise bad_request('The body must be {"lifetime_seconds": <seconds>}', "InvalidBody")
+    lifetime = authority.set_lifetime(body["lifetime_seconds"])
+    return json_response({"lifetime_seconds": lifetime, "tokens_issued": authority.tokens_issued})
 
 
 # ------------------------------------------------------------------------------ studio

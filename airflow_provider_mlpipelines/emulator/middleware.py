@@ -4,7 +4,8 @@
 2. ``errors_and_request_id``: gives each request an id (``x-ms-request-id`` and
    ``x-request-id``) and renders every error as the contract's body with that id in
    ``Correlation``.
-3. ``inject_faults``: latency, 429 and 503 answers when switched on (``faults.py``).
+3. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
+   (``faults.py``); a dropped connection is counted as status 444 in the stats.
 4. ``require_token``: the bearer-token check of the service APIs.
 5. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
 """
@@ -20,6 +21,7 @@ from aiohttp.typedefs import Handler
 
 from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+from airflow_provider_mlpipelines.emulator.faults import Drop
 from airflow_provider_mlpipelines.emulator.http import (
     REQUEST_ID,
     context_of,
@@ -29,6 +31,11 @@ from airflow_provider_mlpipelines.emulator.http import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Stats name of the token endpoint's route (see ``app.EMULATOR_ROUTES``).
+TOKEN_ROUTE_NAME = "token"
+#: Status counted in ``/_emulator/stats`` for a connection dropped without an answer.
+DROPPED_STATUS = 444
 
 _HTTP_CODES = {
     400: "BadRequest",
@@ -126,21 +133,40 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Emulat
 
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Delay or fail service API requests as the fault settings say.
+    """Delay, fail or drop service API requests as the fault settings say.
+
+    The token endpoint is included only when the settings ask for it (``token_endpoint``);
+    the emulator's own routes never are.
 
     :param request: the request.
     :param handler: the rest of the chain.
     """
-    if not needs_token(request):
+    context = context_of(request)
+    token_endpoint = context.route_names.get(request.match_info.route) == TOKEN_ROUTE_NAME
+    if not (needs_token(request) or token_endpoint):
         return await handler(request)
-    faults = context_of(request).faults
-    delay = faults.latency(request.path)
+    faults = context.faults
+    delay = faults.latency(request.path, token_endpoint=token_endpoint)
     if delay > 0:
         await asyncio.sleep(delay)
-    fault = faults.pick(request.path)
-    if fault is not None:
+    fault = faults.pick(request.path, token_endpoint=token_endpoint)
+    if isinstance(fault, EmulatorError):
         raise fault
+    if isinstance(fault, Drop):
+        if fault.after_handling:
+            await handler(request)
+        return _drop_connection(request)
     return await handler(request)
+
+
+def _drop_connection(request: web.Request) -> web.Response:
+    # Aborting the transport closes the socket with no bytes of an answer, like a crashed
+    # gateway; the response returned only feeds the counters (444 as nginx's "no response").
+    log.debug("Injected fault: dropping the connection of %s %s", request.method, request.path)
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    return web.Response(status=DROPPED_STATUS)
 
 
 @web.middleware

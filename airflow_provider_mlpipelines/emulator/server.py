@@ -13,8 +13,9 @@ import logging
 import secrets
 import signal
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -59,6 +60,7 @@ class EmulatorConfig:
     :param workspace: the workspace spec file; the shipped default when ``None``.
     :param token_lifetime: seconds an access token is valid.
     :param max_processes: real steps running at once.
+    :param faults: starting fault settings (``FaultSettings`` fields); none by default.
     """
 
     state_dir: Path
@@ -67,6 +69,7 @@ class EmulatorConfig:
     workspace: Path | None = None
     token_lifetime: int = 3600
     max_processes: int = 8
+    faults: dict[str, Any] = field(default_factory=dict)
 
 
 class EmulatorServer:
@@ -116,7 +119,7 @@ class EmulatorServer:
             )
         seed_runs = self._seed_runs(workspace, store, service, runs)
         authority = TokenAuthority(workspace.identity, secret, store, self.config.token_lifetime)
-        context = EmulatorContext(service, runs, authority, urls, FaultInjector())
+        context = EmulatorContext(service, runs, authority, urls, FaultInjector(self.config.faults))
         await self._serve(create_app(context), sock, tls)
         store.flush()
         self.manifest = build_manifest(

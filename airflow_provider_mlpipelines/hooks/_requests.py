@@ -158,7 +158,32 @@ def _mapped(values: Mapping[str, Any] | None, convert: Any) -> dict[str, Any] | 
 def _tag_strings(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     if tags is None:
         return None
-    return {_key(k, "tag"): "" if v is None else str(v) for k, v in tags.items()}
+    if not isinstance(tags, Mapping):
+        raise AzureMLInvalidInputError(
+            f"tags must be a dict of name -> string, got {type(tags).__name__}"
+        )
+    return {_key(k, "tag"): tag_string(k, v) for k, v in tags.items()}
+
+
+def tag_string(name: str, value: Any) -> str:
+    """A tag value as a string; ``None`` is an empty tag.
+
+    Only scalars are taken: ``str()`` of anything else (a datetime, a set) would depend on
+    Python's formatting rather than on what the caller meant, so it is refused.
+
+    :param name: the tag, for the error message.
+    :param value: a string, integer, float, boolean or ``None``.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AzureMLInvalidInputError(f"tag {name!r}: {value!r} is not a finite number")
+    if isinstance(value, (str, bool, int, float)):
+        return str(value)
+    raise AzureMLInvalidInputError(
+        f"tag {name!r}: {type(value).__name__} value {value!r} is not accepted; "
+        "use a string, integer, float or boolean (format dates yourself, e.g. with isoformat())"
+    )
 
 
 def _key(name: Any, kind: str) -> str:
