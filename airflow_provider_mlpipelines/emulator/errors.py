@@ -6,7 +6,8 @@ layer renders it as the PascalCase (pipelines) or camelCase (run history) error 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 
 class EmulatorError(Exception):
@@ -43,6 +44,22 @@ def bad_request(message: str, code: str = "BadRequest", target: str | None = Non
     :param target: the field the error is about.
     """
     return EmulatorError(400, code, message, target)
+
+
+R = TypeVar("R")
+
+
+def lookup(records: Mapping[str, R], kind: str, object_id: str) -> R:
+    """The record ``object_id`` of ``records``, or a 404 naming ``kind``.
+
+    :param records: the records by id.
+    :param kind: what is looked up, e.g. ``"Pipeline"``.
+    :param object_id: the id.
+    """
+    record = records.get(object_id)
+    if record is None:
+        raise not_found(kind, object_id)
+    return record
 
 
 def not_found(kind: str, object_id: str, target: str | None = None) -> EmulatorError:

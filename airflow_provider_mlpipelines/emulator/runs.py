@@ -25,7 +25,7 @@ from airflow_provider_mlpipelines.emulator.errors import (
     EmulatorError,
     bad_request,
     listing,
-    not_found,
+    lookup,
 )
 from airflow_provider_mlpipelines.emulator.records import (
     EndpointRecord,
@@ -204,10 +204,7 @@ class RunService:
         :param run_id: the id.
         :raises EmulatorError: 404 when unknown.
         """
-        run = self.state.runs.get(run_id)
-        if run is None:
-            raise not_found("PipelineRun", run_id)
-        return run
+        return lookup(self.state.runs, "PipelineRun", run_id)
 
     def runs_of_pipeline(self, pipeline_id: str) -> list[RunRecord]:
         """Runs submitted to a published pipeline, oldest first.

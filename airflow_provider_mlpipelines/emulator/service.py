@@ -35,6 +35,7 @@ from airflow_provider_mlpipelines.emulator.errors import (
     bad_request,
     conflict,
     listing,
+    lookup,
     not_found,
 )
 from airflow_provider_mlpipelines.emulator.records import (
@@ -101,10 +102,7 @@ class WorkspaceService:
         :param graph_id: the id.
         :raises EmulatorError: 404 when unknown.
         """
-        graph = self.state.graphs.get(graph_id)
-        if graph is None:
-            raise not_found("Graph", graph_id)
-        return graph
+        return lookup(self.state.graphs, "Graph", graph_id)
 
     def spec_of(self, graph_id: str) -> PipelineSpec:
         """The pipeline snapshot a graph executes.
@@ -230,10 +228,7 @@ class WorkspaceService:
         :param pipeline_id: the id.
         :raises EmulatorError: 404 when unknown.
         """
-        pipeline = self.state.pipelines.get(pipeline_id)
-        if pipeline is None:
-            raise not_found("Pipeline", pipeline_id)
-        return pipeline
+        return lookup(self.state.pipelines, "Pipeline", pipeline_id)
 
     def list_pipelines(self, active_only: bool) -> list[PipelineRecord]:
         """Published pipelines, oldest first.
@@ -307,10 +302,7 @@ class WorkspaceService:
         :param endpoint_id: the id.
         :raises EmulatorError: 404 when unknown.
         """
-        endpoint = self.state.endpoints.get(endpoint_id)
-        if endpoint is None:
-            raise not_found("PipelineEndpoint", endpoint_id)
-        return endpoint
+        return lookup(self.state.endpoints, "PipelineEndpoint", endpoint_id)
 
     def get_endpoint_by_name(self, name: str | None) -> EndpointRecord:
         """An endpoint by name.
