@@ -336,7 +336,9 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     :param deferrable: wait in the triggerer, freeing the worker slot (default:
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
-    :param timeout: seconds to wait for the run after submission (default: no limit).
+    :param timeout: seconds to wait for the run after submission (default: no limit). In
+        deferred mode the task's ``execution_timeout`` bounds the wait too, which Airflow alone
+        does not do; either way the run is canceled when ``cancel_on_kill`` is set.
     :param cancel_on_kill: cancel the run when the task is killed or the timeout is reached.
     :param validate_parameters: check parameter names and types against the pipeline's declared
         ones before submitting (default True).
@@ -408,6 +410,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         self.fresh_run_on_retry = fresh_run_on_retry
         self.run_id: str | None = None
         self._submitted_at: float | None = None
+        self._started_at: float | None = None
         self._check_target_arguments()
         if poll_interval <= 0:
             raise AzureMLInvalidInputError(
@@ -443,6 +446,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Context) -> str:
+        self._started_at = time.time()
         target = self._resolve_target()
         state_store = context.get("task_state_store")
         earlier = find_earlier_run(self.hook, target, context["ti"], state_store)
@@ -548,9 +552,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         if status.is_terminal:
             self.log.info("Pipeline run %s is already %s; not deferring", run_id, status)
             return
-        end_time = None
-        if self.timeout is not None and self._submitted_at is not None:
-            end_time = self._submitted_at + self.timeout
+        end_time, bound = self._wait_deadline()
         from airflow_provider_mlpipelines.triggers.azure_ml_pipelines import (
             AzureMLPipelineRunTrigger,
         )
@@ -561,12 +563,30 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=end_time,
-                timeout=self.timeout,
+                timeout=bound,
                 cancel_on_timeout=self.cancel_on_kill,
                 cancel_on_kill=self.cancel_on_kill,
             ),
             method_name="execute_complete",
         )
+
+    def _wait_deadline(self) -> tuple[float | None, float | None]:
+        """When the deferred wait must end (epoch seconds) and the bound it came from.
+
+        Airflow bounds only the worker's parts of a deferred task by ``execution_timeout``, not
+        the wait in the triggerer; folding it in here makes the trigger cancel the run when the
+        task's time is up, instead of leaving it running unseen.
+        """
+        deadlines: list[tuple[float, float]] = []
+        submitted = self._submitted_at or time.time()
+        if self.timeout is not None:
+            deadlines.append((submitted + self.timeout, float(self.timeout)))
+        if self.execution_timeout is not None:
+            limit = self.execution_timeout.total_seconds()
+            deadlines.append(((self._started_at or submitted) + limit, limit))
+        if not deadlines:
+            return None, None
+        return min(deadlines)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger fired: same outcome as the synchronous wait."""
