@@ -35,9 +35,12 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
     """Read and cancel pipeline runs from the triggerer's event loop.
 
     The same connection, token cache, retry policy and error mapping as
-    :class:`~airflow_provider_mlpipelines.hooks.azure_ml_pipelines.AzureMLPipelinesHook`, over
-    one shared ``aiohttp.ClientSession`` and an ``azure.identity.aio`` credential. Use it as an
-    async context manager, or ``await hook.close()`` when done.
+    :class:`~airflow_provider_mlpipelines.hooks.azure_ml_pipelines.AzureMLPipelinesHook`, with
+    an ``azure.identity.aio`` credential. Every async hook of an event loop shares one
+    ``aiohttp.ClientSession`` (per TLS and timeout settings), and every hook of a connection in
+    the process shares one cached token, so a triggerer running thousands of these hooks keeps
+    one session and acquires one token per token lifetime. Use it as an async context manager,
+    or ``await hook.close()`` when done: the last hook to close closes the shared session.
 
     :param azure_ml_pipelines_conn_id: the Airflow connection (type ``azure_ml_pipelines``).
     :param max_retries: overrides the connection's ``max_retries``.
@@ -73,7 +76,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session and the credential; the hook reopens them if used again."""
+        """Release the shared HTTP session and token, close the credential; reusable after."""
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()

@@ -1,15 +1,21 @@
 """Sending one operation over ``aiohttp``, with the same calls, retries and errors as sync.
 
-One ``aiohttp.ClientSession`` serves a whole hook: it is created lazily inside the running
-event loop, and its connection pool is bounded, so thousands of concurrent polls share a few
-dozen connections instead of opening one each.
+One ``aiohttp.ClientSession`` serves every async hook of an event loop that has the same TLS
+and timeout settings: a triggerer running 2,000 triggers in one loop keeps one session and a
+bounded pool of a few dozen connections, instead of a session, a pool and a TLS connection per
+trigger. :class:`SessionRegistry` hands the session out and counts its holders; the last
+holder's release closes it. Sessions belong to their loop: a new loop (a restarted triggerer)
+gets a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
@@ -22,7 +28,9 @@ from airflow_provider_mlpipelines.hooks._transport import (
     request_headers,
 )
 
-#: Connections one hook keeps open at most; further requests wait for a free one.
+log = logging.getLogger(__name__)
+
+#: Connections one shared session keeps open at most; further requests wait for a free one.
 CONNECTION_LIMIT = 64
 
 
@@ -39,17 +47,128 @@ def outcome_of_aiohttp_error(error: BaseException) -> AttemptOutcome:
 
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | bool:
     """TLS verification for aiohttp: a context trusting the CA bundle, or system trust."""
-    if settings.ca_bundle:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return trust_for(settings.ca_bundle)
+
+
+def trust_for(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """A TLS context trusting ``ca_bundle``, or ``True`` (system trust) without one."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
     return True
 
 
+@dataclass(frozen=True)
+class SessionKey:
+    """The settings that make two hooks' sessions interchangeable within one event loop.
+
+    :param ca_bundle: the CA bundle that TLS verification trusts (``None``: system trust).
+    :param request_timeout_seconds: the socket connect and read timeout.
+    :param connection_limit: the most connections the session keeps open.
+    """
+
+    ca_bundle: str | None
+    request_timeout_seconds: float
+    connection_limit: int = CONNECTION_LIMIT
+
+    @classmethod
+    def of(cls, settings: ConnectionSettings) -> SessionKey:
+        """The session key of a connection's settings.
+
+        :param settings: the connection settings.
+        """
+        return cls(settings.ca_bundle, settings.request_timeout_seconds)
+
+    def new_session(self) -> Any:
+        """A new ``aiohttp.ClientSession`` with these settings (inside the running loop)."""
+        import aiohttp
+
+        # Only socket-level timeouts: waiting for a pooled connection must not count,
+        # or polls queued behind the connection limit would time out.
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self.request_timeout_seconds,
+            sock_read=self.request_timeout_seconds,
+        )
+        connector = aiohttp.TCPConnector(limit=self.connection_limit, ssl=trust_for(self.ca_bundle))
+        return aiohttp.ClientSession(connector=connector, timeout=timeout)
+
+
+@dataclass
+class _SharedSession:
+    session: Any
+    holders: int = 0
+
+
+class SessionRegistry:
+    """Shared ``aiohttp`` sessions by event loop and :class:`SessionKey`, counted by holders."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[asyncio.AbstractEventLoop, SessionKey], _SharedSession] = {}
+        # Hooks of several loops (threads) may lease at once; no await happens under it.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SessionRegistry(sessions={len(self)})"
+
+    def lease(self, key: SessionKey) -> Any:
+        """The running loop's open session for ``key`` (created if needed), now held once more.
+
+        :param key: the session settings.
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._forget_closed_loops()
+            entry = self._entries.get((loop, key))
+            if entry is None or entry.session.closed:
+                entry = self._entries[(loop, key)] = _SharedSession(key.new_session())
+                log.debug("Opened a shared HTTP session (%s)", key)
+            entry.holders += 1
+            return entry.session
+
+    async def release(self, key: SessionKey, session: Any) -> None:
+        """Give back one hold on ``session``; the last one closes it.
+
+        :param key: the key it was leased with.
+        :param session: the session :meth:`lease` returned.
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._entries.get((loop, key))
+            if entry is None or entry.session is not session:
+                last = True  # already replaced or forgotten: nobody else holds it
+            else:
+                entry.holders -= 1
+                last = entry.holders <= 0
+                if last:
+                    del self._entries[(loop, key)]
+        if last and not session.closed:
+            await session.close()
+
+    def open_sessions(self) -> list[Any]:
+        """The sessions currently held, in every loop (for diagnostics and tests)."""
+        with self._lock:
+            return [entry.session for entry in self._entries.values()]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _forget_closed_loops(self) -> None:
+        for entry_key in [k for k in self._entries if k[0].is_closed()]:
+            del self._entries[entry_key]
+
+
+#: The registry every async transport of this process uses.
+SHARED_SESSIONS = SessionRegistry()
+
+
 class AsyncTransport:
-    """Sends :class:`Call` objects with one shared ``aiohttp.ClientSession``.
+    """Sends :class:`Call` objects with the event loop's shared ``aiohttp.ClientSession``.
 
     :param settings: the connection settings.
     :param tokens: the async token provider.
     :param sleep: how to wait between attempts.
+    :param sessions: where shared sessions live (the process-wide registry by default).
     """
 
     def __init__(
@@ -57,31 +176,22 @@ class AsyncTransport:
         settings: ConnectionSettings,
         tokens: AsyncTokenProvider,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        sessions: SessionRegistry = SHARED_SESSIONS,
     ) -> None:
         self.settings = settings
         self.tokens = tokens
         self._sleep = sleep
+        self._sessions = sessions
+        self._session_key = SessionKey.of(settings)
         self._session: Any = None
 
     @property
     def session(self) -> Any:
-        """The shared session; created on first use, inside the running loop."""
+        """The shared session; leased on first use, inside the running loop."""
         if self._session is None or self._session.closed:
-            self._session = self._new_session()
+            # A session closed behind the registry's back is replaced there too (see lease).
+            self._session = self._sessions.lease(self._session_key)
         return self._session
-
-    def _new_session(self) -> Any:
-        import aiohttp
-
-        # Only socket-level timeouts: waiting for a pooled connection must not count,
-        # or polls queued behind the connection limit would time out.
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=self.settings.request_timeout_seconds,
-            sock_read=self.settings.request_timeout_seconds,
-        )
-        connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, ssl=ssl_context(self.settings))
-        return aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def execute(
         self, call: Call, *, retries_done: int = 0, policy: RetryPolicy | None = None
@@ -122,6 +232,7 @@ class AsyncTransport:
         return reply, AttemptOutcome(response.status, headers.get("retry-after")), None
 
     async def close(self) -> None:
+        """Give back this transport's hold on the shared session (closing it if it was last)."""
         session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        if session is not None:
+            await self._sessions.release(self._session_key, session)

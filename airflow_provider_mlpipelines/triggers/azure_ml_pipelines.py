@@ -40,8 +40,9 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
     :param timeout: the wait's length in seconds that ``end_time`` came from, for messages.
     :param cancel_on_timeout: cancel the run when ``end_time`` is reached.
     :param cancel_on_kill: cancel the run when a user kills the deferred task (Airflow 3.3+).
-    :param step_progress_interval: seconds between reads of the steps' states for progress logs;
-        0 reads only the run's status (one request per poll).
+    :param step_progress_interval: seconds between reads of the steps' states for progress logs
+        while the run is Running; 0 (the default) reads only the run's status, one request per
+        poll (a positive value adds one request per interval: see BENCHMARKS.md).
     :param outage_tolerance: seconds of consecutive transient service errors to wait out.
     """
 
@@ -55,7 +56,7 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         timeout: float | None = None,
         cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
-        step_progress_interval: float = 60.0,
+        step_progress_interval: float = 0.0,
         outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE,
     ) -> None:
         super().__init__()
