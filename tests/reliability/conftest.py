@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+from tests.airflow_helpers import load_dagbag
 from tests.operators.conftest import (  # noqa: F401  (fixtures re-exported for this folder)
     RecordingTaskInstance,
     airflow_db,
@@ -85,12 +86,11 @@ class EmulatorAdmin:
 def reliability_dagbag(airflow_db: None) -> Any:  # noqa: F811
     """The DAGs of ``tests/reliability/dags``, also linked into the configured DAGs folder."""
     from airflow.configuration import conf
-    from airflow.dag_processing.dagbag import DagBag
 
     link = Path(conf.get("core", "dags_folder")) / "reliability"
     if not link.exists():
         link.symlink_to(RELIABILITY_DAGS, target_is_directory=True)
-    bag = DagBag(str(RELIABILITY_DAGS))
+    bag = load_dagbag(str(RELIABILITY_DAGS))
     assert not bag.import_errors, bag.import_errors
     return bag
 
