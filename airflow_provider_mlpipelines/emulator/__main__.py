@@ -146,6 +146,14 @@ def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
         help="Delay added to every service API request (default 0).",
     )
     group.add_argument(
+        "--fault-queue-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="How long each new run stays NotStarted before its first step starts, as while "
+        "a compute cluster scales up (default 0).",
+    )
+    group.add_argument(
         "--fault-seed",
         type=int,
         default=None,
@@ -168,6 +176,7 @@ def _fault_settings(args: argparse.Namespace) -> dict[str, object]:
         "drop_rate": args.fault_drop_rate,
         "drop_mode": args.fault_drop_mode,
         "latency_seconds": args.fault_latency,
+        "queue_seconds": args.fault_queue_seconds,
         "seed": args.fault_seed,
         "token_endpoint": args.fault_token_endpoint,
     }

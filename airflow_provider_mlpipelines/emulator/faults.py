@@ -38,6 +38,8 @@ class FaultSettings:
         then the answer is thrown away).
     :param retry_after_seconds: the ``Retry-After`` value of throttled answers.
     :param latency_seconds: delay added before every API request is handled.
+    :param queue_seconds: how long each new run stays ``NotStarted`` before its first step
+        starts, as while a compute cluster scales up (not bound to a path; not counted).
     :param fail_next: answer the next N API requests with ``fail_status``.
     :param fail_status: status of the ``fail_next`` answers (429 or 5xx).
     :param path_contains: only requests whose path contains this text are affected.
@@ -51,6 +53,7 @@ class FaultSettings:
     drop_mode: str = DROP_BEFORE
     retry_after_seconds: int = 1
     latency_seconds: float = 0.0
+    queue_seconds: float = 0.0
     fail_next: int = 0
     fail_status: int = 503
     path_contains: str = ""
@@ -177,6 +180,7 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
             drop_mode=str(values["drop_mode"]),
             retry_after_seconds=int(values["retry_after_seconds"]),
             latency_seconds=float(values["latency_seconds"]),
+            queue_seconds=float(values["queue_seconds"]),
             fail_next=int(values["fail_next"]),
             fail_status=int(values["fail_status"]),
             path_contains=str(values["path_contains"] or ""),
@@ -199,9 +203,16 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
         )
     if settings.fail_status != 429 and not 500 <= settings.fail_status <= 599:
         raise bad_request("fail_status must be 429 or a 5xx status", "InvalidBody")
-    if settings.latency_seconds < 0 or settings.fail_next < 0 or settings.retry_after_seconds < 0:
+    non_negative = (
+        settings.latency_seconds,
+        settings.queue_seconds,
+        settings.fail_next,
+        settings.retry_after_seconds,
+    )
+    if min(non_negative) < 0:
         raise bad_request(
-            "latency_seconds, fail_next and retry_after_seconds must be >= 0", "InvalidBody"
+            "latency_seconds, queue_seconds, fail_next and retry_after_seconds must be >= 0",
+            "InvalidBody",
         )
     return settings
 

@@ -53,6 +53,8 @@ class Runner:
     :param spec_dir: the workspace spec's folder (``{{ spec_dir }}`` in templates).
     :param max_processes: real steps running at once; later ones wait ``Queued``.
     :param kill_grace: seconds between SIGTERM and SIGKILL when killing a step.
+    :param queue_delay: seconds a new run waits ``NotStarted`` before its first step, asked
+        for each run (fault settings change at run time).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Runner:
         spec_dir: Path,
         max_processes: int = 8,
         kill_grace: float = 3.0,
+        queue_delay: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._state = state
         self._datastores = datastores
@@ -73,6 +76,7 @@ class Runner:
         self._spec_dir = spec_dir
         self._slots = asyncio.Semaphore(max_processes)
         self._kill_grace = kill_grace
+        self._queue_delay = queue_delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
@@ -140,6 +144,9 @@ class Runner:
     async def _drive(self, run: RunRecord) -> None:
         try:
             spec = self._spec_of(run.graph_id)
+            delay = self._queue_delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
             run.status = PipelineRunStatus.RUNNING
             run.start_time = utc_now()
             self._save(run)

@@ -103,6 +103,7 @@ class EmulatorServer:
         base_url = f"https://{_url_host(self.config.host)}:{sock.getsockname()[1]}"
         urls = Urls(base_url, workspace.identity)
         service = WorkspaceService(workspace, state, datastores)
+        faults = FaultInjector(self.config.faults)
         self._runner = Runner(
             state=state,
             datastores=datastores,
@@ -110,6 +111,7 @@ class EmulatorServer:
             work_root=self.state_dir / "runs",
             spec_dir=workspace.spec_dir,
             max_processes=self.config.max_processes,
+            queue_delay=lambda: faults.settings.queue_seconds,
         )
         runs = RunService(service, state, self._runner)
         interrupted = runs.reconcile_after_restart()
@@ -119,7 +121,7 @@ class EmulatorServer:
             )
         seed_runs = self._seed_runs(workspace, store, service, runs)
         authority = TokenAuthority(workspace.identity, secret, store, self.config.token_lifetime)
-        context = EmulatorContext(service, runs, authority, urls, FaultInjector(self.config.faults))
+        context = EmulatorContext(service, runs, authority, urls, faults)
         await self._serve(create_app(context), sock, tls)
         store.flush()
         self.manifest = build_manifest(

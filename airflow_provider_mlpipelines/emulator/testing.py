@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -195,13 +195,30 @@ class EmulatorProcess:
 
     def stats(self) -> dict[str, Any]:
         """The emulator's counters (``GET /_emulator/stats``)."""
-        import requests
+        return self._admin("GET", "/_emulator/stats")
 
-        response = requests.get(
-            f"{self.base_url}/_emulator/stats", verify=self.ca_bundle, timeout=30
-        )
-        response.raise_for_status()
-        return response.json()
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Change fault settings at run time; returns all of them as they now are.
+
+        :param settings: fields of ``POST /_emulator/admin/faults``, e.g. ``error_rate=0.2``
+            or ``queue_seconds=3`` (see ``mlpipelines-emulator --help``).
+        """
+        return self._admin("POST", "/_emulator/admin/faults", json=settings)
+
+    @contextlib.contextmanager
+    def faults(self, **settings: Any) -> Iterator[dict[str, Any]]:
+        """Apply fault settings for the ``with`` block, then restore the earlier ones.
+
+        ``with emulator.faults(queue_seconds=3): dag.test()`` makes every run of the block
+        wait three seconds before it starts, so that a deferrable task really defers.
+
+        :param settings: as for :meth:`set_faults`.
+        """
+        earlier = self._admin("GET", "/_emulator/admin/faults")
+        try:
+            yield self.set_faults(**settings)
+        finally:
+            self.set_faults(**{name: earlier[name] for name in settings})
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the emulator's log.
@@ -215,6 +232,15 @@ class EmulatorProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     # ------------------------------------------------------------------------------ internals
+    def _admin(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
+
+        response = requests.request(
+            method, f"{self.base_url}{path}", verify=self.ca_bundle, timeout=30, **kwargs
+        )
+        response.raise_for_status()
+        return response.json()
+
     def _wait_for_manifest(self) -> dict[str, Any]:
         path = self.state_dir / MANIFEST_FILE
         deadline = time.monotonic() + self.startup_timeout

@@ -22,6 +22,7 @@ from .airflow_standalone import AirflowApi, AirflowStandalone
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "example_mlpipelines_batch_scoring"
 DATASTORE = "workspaceblobstore"
+QUEUE_SECONDS = 3
 TASKS = ("publish_scoring_pipeline", "ensure_scoring_endpoint", "score", "check_predictions")
 # The harness speaks Airflow 3's REST API (v2) and auth manager; on 2.11 the same DAG is run by
 # tests/examples with dag.test().
@@ -71,11 +72,14 @@ def test_batch_scoring_in_airflow_standalone_defers_to_the_triggerer(
         api: AirflowApi = standalone.api()
         api.wait_for_dag(DAG_ID, timeout=90)
         assert api.unpause(DAG_ID)["is_paused"] is False
-        dag_run = api.trigger(
-            DAG_ID, logical_date="2026-01-02T00:00:00Z", conf={"endpoint_name": endpoint_name}
-        )
-        run_id = dag_run["dag_run_id"]
-        final = api.wait_for_run(DAG_ID, run_id, timeout=150)
+        # Runs queue a few seconds before they start, as on a real cluster, so that the scoring
+        # run cannot be finished before the operator looks (it would then not defer).
+        with emulator.faults(queue_seconds=QUEUE_SECONDS):
+            dag_run = api.trigger(
+                DAG_ID, logical_date="2026-01-02T00:00:00Z", conf={"endpoint_name": endpoint_name}
+            )
+            run_id = dag_run["dag_run_id"]
+            final = api.wait_for_run(DAG_ID, run_id, timeout=150)
         states = api.task_states(DAG_ID, run_id)
         assert final["state"] == "success", states
         # A run whose logical date precedes the DAG's start_date "succeeds" with no tasks at all.

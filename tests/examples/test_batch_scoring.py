@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
+from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 
 from .conftest import xcom
 
 DAG_ID = "example_mlpipelines_batch_scoring"
+QUEUE_SECONDS = 3
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -49,13 +51,19 @@ def assert_predictions_match_input(predictions: Path, scored_input: Path) -> int
 def test_scores_the_input_of_the_logical_date_and_waits_deferred(
     run_example: Callable[..., Any],
     examples_hook: Any,
+    emulator: EmulatorProcess,
     datastore_dir: Path,
     unique_name: Callable[[str], str],
 ) -> None:
     endpoint_name = unique_name("housing-scoring")
-    dag_run = run_example(
-        DAG_ID, logical_date=datetime(2026, 1, 1, tzinfo=timezone.utc), endpoint_name=endpoint_name
-    )
+    # The scoring step takes well under a second; a run already finished when the operator
+    # first looks is reported without deferring, so the runs queue first, as on a real cluster.
+    with emulator.faults(queue_seconds=QUEUE_SECONDS):
+        dag_run = run_example(
+            DAG_ID,
+            logical_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            endpoint_name=endpoint_name,
+        )
     assert dag_run.state == "success"
     run_id = xcom(dag_run, "score")
     assert xcom(dag_run, "score", "run_status") == "Finished"

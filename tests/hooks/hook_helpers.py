@@ -85,6 +85,7 @@ class Faults:
             throttle_rate=0.0,
             retry_after_seconds=1,
             latency_seconds=0.0,
+            queue_seconds=0.0,
             fail_next=0,
             fail_status=503,
             path_contains="",

@@ -60,6 +60,7 @@ class EmulatorAdmin:
             throttle_rate=0.0,
             drop_rate=0.0,
             latency_seconds=0.0,
+            queue_seconds=0.0,
             fail_next=0,
             path_contains="",
             token_endpoint=False,

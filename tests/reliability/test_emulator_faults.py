@@ -25,6 +25,7 @@ FAULT_FLAGS = (
     "--fault-drop-rate",
     "--fault-drop-mode",
     "--fault-latency",
+    "--fault-queue-seconds",
     "--fault-seed",
     "--fault-token-endpoint",
 )
@@ -203,3 +204,34 @@ def test_restart_keeps_the_port_and_the_state(own_emulator: EmulatorProcess) -> 
         assert hook.get_published_pipeline(pipeline.id).name == name
     finally:
         hook.close()
+
+
+def test_queued_runs_wait_not_started_then_run_and_the_setting_is_restored(
+    own_emulator: EmulatorProcess,
+) -> None:
+    from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+    from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
+
+    hook = AzureMLPipelinesHook()
+    try:
+        pipeline = hook.publish_pipeline_from_run(
+            own_emulator.manifest["pipeline_runs"]["simulated"], name="queued", version="1"
+        )
+        submission = build_submission(experiment_name="queued", parameters={"duration_seconds": 0})
+        with own_emulator.faults(queue_seconds=2) as settings:
+            assert settings["queue_seconds"] == 2
+            run = hook.submit_pipeline_run(pipeline.id, submission)
+            time.sleep(1)
+            assert hook.get_pipeline_run(run.id).status is PipelineRunStatus.NOT_STARTED
+        assert own_emulator.set_faults()["queue_seconds"] == 0
+        deadline = time.monotonic() + 30
+        while not hook.get_pipeline_run(run.id).status.is_terminal:
+            assert time.monotonic() < deadline, "the queued run never ran"
+            time.sleep(0.2)
+        finished = hook.get_pipeline_run(run.id)
+        assert finished.status is PipelineRunStatus.FINISHED
+        assert finished.status_info.end_time is not None
+    finally:
+        hook.close()
+    with pytest.raises(requests.HTTPError):
+        own_emulator.set_faults(queue_seconds=-1)
