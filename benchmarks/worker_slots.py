@@ -38,7 +38,7 @@ from benchmarks._common import (
     save_results,
     scratch_dir,
 )
-from benchmarks._standalone import FINISHED_STATES, Standalone
+from tests.e2e.airflow_standalone import TERMINAL_RUN_STATES, AirflowApi, AirflowStandalone
 
 DAG_PREFIX = "bench_worker_slots_"
 MODES = ("deferrable", "sync")
@@ -97,7 +97,7 @@ def max_overlap(intervals: Sequence[tuple[float, float]]) -> int:
 
 
 def run_mode(
-    client: Any, workload: Any, emulator: Any, *, mode: str, runs: int, seconds: float
+    client: AirflowApi, workload: Any, emulator: Any, *, mode: str, runs: int, seconds: float
 ) -> dict[str, Any]:
     """Trigger one DAG run of ``mode`` and wait for it; return its figures."""
     dag_id = DAG_PREFIX + mode
@@ -107,8 +107,8 @@ def run_mode(
     limit = STARTUP_TIMEOUT + runs * (seconds + 30) / PARALLELISM
     with InFlightSampler(emulator) as sampler:
         started = time.time()
-        dag_run_id = client.trigger(dag_id, conf)
-        while (state := client.run_state(dag_id, dag_run_id)) not in FINISHED_STATES:
+        dag_run_id = str(client.trigger(dag_id, None, conf)["dag_run_id"])
+        while (state := client.run_state(dag_id, dag_run_id)) not in TERMINAL_RUN_STATES:
             if time.time() - started > limit:
                 raise TimeoutError(f"{dag_id} still {state} after {limit:.0f} s")
             time.sleep(1)
@@ -129,7 +129,7 @@ def run_mode(
     return {
         "mode": mode,
         "dag_run_state": state,
-        "task_states": client.task_states(dag_id, dag_run_id),
+        "task_states": client.task_state_counts(dag_id, dag_run_id),
         "pipeline_runs": len(pipeline_runs),
         "run_statuses": statuses,
         "peak_in_flight_sampled": sampler.peak,
@@ -152,11 +152,11 @@ def measure(
         os.environ[CONN_ENV_VAR] = emulator.airflow_conn
         workload = SimulatedWorkload(emulator)
         env = {CONN_ENV_VAR: emulator.airflow_conn, "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM)}
-        airflow = Standalone(work / "airflow-home", BENCH_DIR / "dags", env, time_limit)
+        airflow = AirflowStandalone(work / "airflow-home", BENCH_DIR / "dags", env, time_limit)
         try:
             airflow.start()
             airflow.wait_for_api(STARTUP_TIMEOUT)
-            client = airflow.client()
+            client = airflow.api()
             for mode in modes:
                 count = sync_runs if mode == "sync" else runs
                 print(f"... {mode}: {count} runs of {seconds:g} s", flush=True)

@@ -1,5 +1,7 @@
 """Run ``airflow standalone`` as a subprocess and talk to its REST API (Airflow 3).
 
+Used by the end-to-end and reliability tests and by ``benchmarks/worker_slots.py``.
+
 :class:`AirflowStandalone` starts every Airflow component (scheduler, triggerer, API server,
 DAG processor) on a throwaway AIRFLOW_HOME with SQLite, bounded by ``timeout``, in a process
 session of its own; :meth:`AirflowStandalone.stop` ends that session and every process that
@@ -88,12 +90,13 @@ class AirflowStandalone:
         venv_bin = str(Path(sys.executable).parent)
         env = {
             **os.environ,
+            # Two worker slots unless ``env`` says otherwise (the default starts 32 workers).
+            "AIRFLOW__CORE__PARALLELISM": "2",
             **self.extra_env,
             "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -226,6 +229,9 @@ class AirflowApi:
     :param token: a JWT from ``POST /auth/token``.
     """
 
+    #: Seconds per call: a loaded SQLite installation can be slow to answer.
+    call_timeout = 60.0
+
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.session = requests.Session()
@@ -240,7 +246,7 @@ class AirflowApi:
             token).
         """
         response = self.session.request(
-            method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs
+            method, f"{self.base_url}/api/v2{path}", timeout=self.call_timeout, **kwargs
         )
         if not response.ok:
             raise requests.HTTPError(
@@ -272,11 +278,13 @@ class AirflowApi:
         """
         return self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str, logical_date: str, conf: Mapping[str, Any]) -> dict[str, Any]:
+    def trigger(
+        self, dag_id: str, logical_date: str | None, conf: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Create a DAG run (``TriggerDAGRunPostBody``); return it.
 
         :param dag_id: the DAG.
-        :param logical_date: ISO-8601 with a time zone.
+        :param logical_date: ISO-8601 with a time zone; ``None`` for a run without one.
         :param conf: the run's conf.
         """
         body = {"logical_date": logical_date, "conf": dict(conf)}
@@ -298,6 +306,31 @@ class AirflowApi:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"DAG run {run_id} still {dag_run['state']} after {timeout} s")
             time.sleep(2)
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        """A DAG run's state now.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        """
+        return str(self.call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")["state"])
+
+    def task_state_counts(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """How many task instances of a DAG run (map indexes included) are in each state.
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        """
+        counts: dict[str, int] = {}
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        offset = 0
+        while True:
+            page = self.call("GET", path, params={"limit": 100, "offset": offset})
+            for instance in page["task_instances"]:
+                counts[str(instance["state"])] = counts.get(str(instance["state"]), 0) + 1
+            offset += len(page["task_instances"])
+            if not page["task_instances"] or offset >= page["total_entries"]:
+                return counts
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """Each task instance's state in a DAG run.
