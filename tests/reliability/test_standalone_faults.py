@@ -1,6 +1,6 @@
-"""Faults of Airflow itself, on a real ``airflow standalone``: a killed triggerer, a killed
-worker with a retry, and every way a running submission is stopped (mark-failed through the
-REST API, ``execution_timeout``, the operator's own ``timeout``).
+"""Faults of Airflow itself, on a real ``airflow standalone``: a killed or gracefully stopped
+triggerer, a killed worker with a retry, and every way a running submission is stopped
+(mark-failed through the REST API, ``execution_timeout``, the operator's own ``timeout``).
 
 One standalone (scheduler, DAG processor, triggerer, API server; SQLite; LocalExecutor) and one
 emulator of this module's own serve every test. Each test triggers a DAG run of
@@ -99,6 +99,19 @@ def kill_trees(pids: list[int]) -> list[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return victims
+
+
+def terminate(pids: list[int]) -> list[int]:
+    """SIGTERM ``pids`` (a graceful stop: they stop their own children); returns every pid
+    below and including them, to wait for.
+
+    :param pids: the processes to stop.
+    """
+    tree = list(dict.fromkeys(p for root in pids for p in [*descendants(root), root]))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    return tree
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, pause: float = 1.0) -> Any:
@@ -357,7 +370,12 @@ def bench(
 
 # ------------------------------------------------------------------------------------ the tests
 @pytest.mark.timeout(300)
-def test_triggerer_killed_while_deferred_a_new_triggerer_finishes_the_wait(bench: Bench) -> None:
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_triggerer_stopped_while_deferred_a_new_triggerer_finishes_the_wait(
+    bench: Bench, stop: str
+) -> None:
+    """A crash (SIGKILL) or a graceful stop, as in a deploy (SIGTERM): either way the run
+    goes on (a graceful stop must not cancel it) and another triggerer finishes the wait."""
     dag_id = "mlp_sa_deferred"
     run_id = bench.trigger(dag_id, duration_seconds=30)
     bench.wait_for_task_state(dag_id, run_id, "deferred")
@@ -367,8 +385,8 @@ def test_triggerer_killed_while_deferred_a_new_triggerer_finishes_the_wait(bench
 
     triggerers = own_processes_matching("airflow triggerer")
     assert triggerers, "no triggerer process among standalone's descendants"
-    killed = kill_trees(triggerers)
-    wait_until(lambda: not any(_is_alive(p) for p in killed), 30, "the triggerer is gone")
+    stopped = kill_trees(triggerers) if stop == "SIGKILL" else terminate(triggerers)
+    wait_until(lambda: not any(_is_alive(p) for p in stopped), 60, "the triggerer is gone")
     # standalone does not restart a component that died; a second triggerer takes over once
     # the first one's heartbeat is older than triggerer_health_check_threshold.
     replacement = bench.start_triggerer()
@@ -380,13 +398,12 @@ def test_triggerer_killed_while_deferred_a_new_triggerer_finishes_the_wait(bench
     assert run.id == pipeline_run.id
     assert run.status == PipelineRunStatus.FINISHED
     assert replacement.poll() is None, "the replacement triggerer died"
-    # The killed triggerer never fired; another triggerer job rebuilt the trigger and did.
-    fired_by = [
-        job
-        for job, text in bench.trigger_logs(dag_id, run_id).items()
-        if "Trigger fired event" in text
-    ]
+    # The stopped triggerer never fired; another triggerer job rebuilt the trigger and did.
+    logs = bench.trigger_logs(dag_id, run_id)
+    fired_by = [job for job, text in logs.items() if "Trigger fired event" in text]
     assert fired_by and first_job not in fired_by, (first_job, fired_by)
+    # A stop is not a user's action: the trigger was not killed (nothing was canceled).
+    assert "on_kill" not in logs[first_job]
 
 
 @pytest.mark.timeout(300)
