@@ -1,12 +1,13 @@
-"""Run ``airflow standalone`` as a subprocess and talk to its REST API (Airflow 3).
+"""Run ``airflow standalone`` as a subprocess and talk to its REST API (Airflow 3 and 2.11).
 
 Used by the end-to-end and reliability tests and by ``benchmarks/worker_slots.py``.
 
-:class:`AirflowStandalone` starts every Airflow component (scheduler, triggerer, API server,
-DAG processor) on a throwaway AIRFLOW_HOME with SQLite, bounded by ``timeout``, in a process
-session of its own; :meth:`AirflowStandalone.stop` ends that session and every process that
-descends from it. :class:`AirflowApi` is a small authenticated client of the public REST API
-(``/api/v2``), with the shapes of ``airflow/api_fastapi/core_api``.
+:class:`AirflowStandalone` starts every Airflow component (scheduler, triggerer, API server or
+webserver, DAG processor) on a throwaway AIRFLOW_HOME with SQLite, bounded by ``timeout``, in a
+process session of its own; :meth:`AirflowStandalone.stop` ends that session and every process
+that descends from it. :class:`AirflowApi` is a small authenticated client of the public REST
+API: ``/api/v2`` with a JWT on Airflow 3, ``/api/v1`` with basic auth on Airflow 2.11 (the
+calls used here have the same shapes on both).
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ from urllib.parse import quote
 
 import requests
 
+from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
+
 #: Where the simple auth manager writes the generated admin password (in AIRFLOW_HOME).
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+#: Where Airflow 2's standalone writes the FAB admin user's password (in AIRFLOW_HOME).
+PASSWORD_FILE_AIRFLOW_2 = "standalone_admin_password.txt"
 TERMINAL_RUN_STATES = {"success", "failed"}
+HEALTH_PATH = "/api/v2/monitor/health" if AIRFLOW_V_3 else "/api/v1/health"
+#: What the triggerer logs when a trigger fires (the wording differs between 3 and 2).
+TRIGGER_FIRED = "Trigger fired event" if AIRFLOW_V_3 else " fired: "
 
 
 def free_port() -> int:
@@ -99,11 +107,7 @@ class AirflowStandalone:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            **(self._api_server_env() if AIRFLOW_V_3 else self._webserver_env()),
             # The log servers of the scheduler and the triggerer would take fixed ports.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -114,6 +118,28 @@ class AirflowStandalone:
         # The test session's own Airflow settings must not leak into this installation.
         env.pop("MLPIPELINES_TEST_AIRFLOW_HOME_READY", None)
         return env
+
+    def _api_server_env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+        }
+
+    def _webserver_env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+            "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.port),
+            "AIRFLOW__WEBSERVER__BASE_URL": self.base_url,
+            "AIRFLOW__WEBSERVER__WORKERS": "1",
+            "AIRFLOW__API__AUTH_BACKENDS": (
+                "airflow.providers.fab.auth_manager.api.auth.backend.basic_auth"
+            ),
+            # XCom values as JSON, not as their Python repr (Airflow 3 always does this).
+            "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
+        }
 
     def start(self) -> AirflowStandalone:
         """Start ``timeout LIMIT airflow standalone`` as the leader of a new session."""
@@ -193,60 +219,80 @@ class AirflowStandalone:
             if not self.is_running():
                 raise RuntimeError(f"airflow standalone exited:\n{self.log_tail()}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).ok:
+                if requests.get(f"{self.base_url}{HEALTH_PATH}", timeout=5).ok:
                     return
             time.sleep(1)
         raise RuntimeError(f"the API server did not answer within {timeout:g} s")
 
     def admin_password(self, timeout: float = 60.0) -> str:
-        """The admin password that standalone generated (the simple auth manager's file).
+        """The admin password that standalone generated (the simple auth manager's file on
+        Airflow 3, FAB's on Airflow 2).
 
         :param timeout: seconds to wait for the file.
         """
-        path = self.home / PASSWORD_FILE
+        path = self.home / (PASSWORD_FILE if AIRFLOW_V_3 else PASSWORD_FILE_AIRFLOW_2)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError, KeyError):
-                return str(json.loads(path.read_text(encoding="utf-8"))["admin"])
+                text = path.read_text(encoding="utf-8")
+                password = str(json.loads(text)["admin"]) if AIRFLOW_V_3 else text.strip()
+                if password:
+                    return password
             time.sleep(0.5)
         raise RuntimeError(f"no generated admin password in {path}")
 
     def api(self) -> AirflowApi:
         """A REST client logged in as the generated admin user."""
+        if not AIRFLOW_V_3:
+            return AirflowApi(
+                self.base_url, basic_auth=("admin", self.admin_password()), api_path="/api/v1"
+            )
         response = requests.post(
             f"{self.base_url}/auth/token",
             json={"username": "admin", "password": self.admin_password()},
             timeout=30,
         )
         response.raise_for_status()
-        return AirflowApi(self.base_url, response.json()["access_token"])
+        return AirflowApi(self.base_url, token=response.json()["access_token"])
 
 
 class AirflowApi:
-    """The calls of Airflow 3's public REST API that the end-to-end test needs.
+    """The calls of Airflow's public REST API that the tests and the benchmark need.
 
-    :param base_url: the API server's URL.
-    :param token: a JWT from ``POST /auth/token``.
+    :param base_url: the API server's (or Airflow 2 webserver's) URL.
+    :param token: a JWT from ``POST /auth/token`` (Airflow 3).
+    :param basic_auth: user and password (Airflow 2 with the basic-auth API backend).
+    :param api_path: ``/api/v2`` (Airflow 3) or ``/api/v1`` (Airflow 2).
     """
 
     #: Seconds per call: a loaded SQLite installation can be slow to answer.
     call_timeout = 60.0
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        basic_auth: tuple[str, str] | None = None,
+        api_path: str = "/api/v2",
+    ) -> None:
         self.base_url = base_url
+        self.api_path = api_path
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        if token is not None:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.auth = basic_auth
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One call; returns the JSON body.
 
         :param method: the HTTP method.
-        :param path: the path under ``/api/v2``.
+        :param path: the path under ``api_path``.
         :raises requests.HTTPError: any status but 2xx (the message holds the body, not the
             token).
         """
         response = self.session.request(
-            method, f"{self.base_url}/api/v2{path}", timeout=self.call_timeout, **kwargs
+            method, f"{self.base_url}{self.api_path}{path}", timeout=self.call_timeout, **kwargs
         )
         if not response.ok:
             raise requests.HTTPError(
@@ -287,7 +333,9 @@ class AirflowApi:
         :param logical_date: ISO-8601 with a time zone; ``None`` for a run without one.
         :param conf: the run's conf.
         """
-        body = {"logical_date": logical_date, "conf": dict(conf)}
+        body: dict[str, Any] = {"conf": dict(conf)}
+        if logical_date is not None or self.api_path == "/api/v2":
+            body["logical_date"] = logical_date  # Airflow 3 wants it, null or not
         return self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
@@ -351,7 +399,9 @@ class AirflowApi:
         """
         run = quote(run_id, safe="")
         path = f"/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.call("GET", path)["value"]
+        # Airflow 3 answers with the stored JSON; Airflow 2 must be asked not to stringify it.
+        params = {} if self.api_path == "/api/v2" else {"deserialize": "true", "stringify": "false"}
+        return self.call("GET", path, params=params)["value"]
 
     def events(self, dag_id: str, run_id: str, task_id: str, event: str) -> list[dict[str, Any]]:
         """Audit-log entries of one task instance with the event name ``event``.
