@@ -48,7 +48,8 @@ def reschedules(dag_run: Any, task_id: str) -> int:
 def test_waits_for_a_run_submitted_outside_airflow(
     run_example: Callable[..., Any], examples_hook: Any, training_pipeline: str
 ) -> None:
-    run_id = submit(examples_hook, training_pipeline, sleep_seconds=3)
+    # Long enough that the sensor's first poke finds it still going, even on a slow machine.
+    run_id = submit(examples_hook, training_pipeline, sleep_seconds=8)
     dag_run = run_example(DAG_ID, run_id=run_id)
     assert dag_run.state == "success"
     assert reschedules(dag_run, "wait_for_run") >= 1, "the sensor never had to wait"

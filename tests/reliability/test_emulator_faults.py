@@ -218,8 +218,8 @@ def test_queued_runs_wait_not_started_then_run_and_the_setting_is_restored(
             own_emulator.manifest["pipeline_runs"]["simulated"], name="queued", version="1"
         )
         submission = build_submission(experiment_name="queued", parameters={"duration_seconds": 0})
-        with own_emulator.faults(queue_seconds=2) as settings:
-            assert settings["queue_seconds"] == 2
+        with own_emulator.faults(queue_seconds=5) as settings:
+            assert settings["queue_seconds"] == 5
             run = hook.submit_pipeline_run(pipeline.id, submission)
             time.sleep(1)
             assert hook.get_pipeline_run(run.id).status is PipelineRunStatus.NOT_STARTED
