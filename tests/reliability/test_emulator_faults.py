@@ -221,8 +221,12 @@ def test_queued_runs_wait_not_started_then_run_and_the_setting_is_restored(
         with own_emulator.faults(queue_seconds=5) as settings:
             assert settings["queue_seconds"] == 5
             run = hook.submit_pipeline_run(pipeline.id, submission)
+            canceled = hook.submit_pipeline_run(pipeline.id, submission)
             time.sleep(1)
             assert hook.get_pipeline_run(run.id).status is PipelineRunStatus.NOT_STARTED
+            hook.cancel_pipeline_run(canceled.id)
+            # A queued run can be canceled before it starts.
+            assert hook.get_pipeline_run(canceled.id).status is PipelineRunStatus.CANCELED
         assert own_emulator.set_faults()["queue_seconds"] == 0
         deadline = time.monotonic() + 30
         while not hook.get_pipeline_run(run.id).status.is_terminal:
