@@ -130,6 +130,8 @@ def run_mode(
         "mode": mode,
         "dag_run_state": state,
         "task_states": client.task_state_counts(dag_id, dag_run_id),
+        # Airflow's own audit events of the run: how a task was failed, if one was.
+        "airflow_events": client.event_counts(dag_id, dag_run_id),
         "pipeline_runs": len(pipeline_runs),
         "run_statuses": statuses,
         "peak_in_flight_sampled": sampler.peak,
@@ -226,6 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = measure(args.runs, args.sync_runs, args.seconds, args.modes, args.time_limit)
     save_results("worker_slots", figures)
     failed = [r["mode"] for r in figures["rows"] if r["dag_run_state"] != "success"]
+    for row in figures["rows"]:
+        if row["dag_run_state"] != "success":
+            print(
+                f"{row['mode']}: DAG run {row['dag_run_state']}; task states {row['task_states']}; "
+                f"Airflow events {row['airflow_events']}"
+            )
     deferred = [r for r in figures["rows"] if r["mode"] == "deferrable"]
     if deferred and deferred[0]["peak_in_flight_exact"] < args.runs:
         print(f"GOAL MISSED: not all {args.runs} deferrable runs were in flight together")

@@ -413,3 +413,20 @@ class AirflowApi:
         """
         params = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "event": event}
         return self.call("GET", "/eventLogs", params=params)["event_logs"]
+
+    def event_counts(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """How many audit-log entries of each event name a DAG run has (all pages).
+
+        :param dag_id: the DAG.
+        :param run_id: the DAG run.
+        """
+        counts: dict[str, int] = {}
+        offset = 0
+        while True:
+            params = {"dag_id": dag_id, "run_id": run_id, "limit": 100, "offset": offset}
+            page = self.call("GET", "/eventLogs", params=params)
+            for entry in page["event_logs"]:
+                counts[str(entry["event"])] = counts.get(str(entry["event"]), 0) + 1
+            offset += len(page["event_logs"])
+            if not page["event_logs"] or offset >= page["total_entries"]:
+                return counts
