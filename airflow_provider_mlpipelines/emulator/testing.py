@@ -195,7 +195,7 @@ class EmulatorProcess:
 
     def stats(self) -> dict[str, Any]:
         """The emulator's counters (``GET /_emulator/stats``)."""
-        return self._admin("GET", "/_emulator/stats")
+        return self.admin("GET", "/_emulator/stats")
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """Change fault settings at run time; returns all of them as they now are.
@@ -203,7 +203,7 @@ class EmulatorProcess:
         :param settings: fields of ``POST /_emulator/admin/faults``, e.g. ``error_rate=0.2``
             or ``queue_seconds=3`` (see ``mlpipelines-emulator --help``).
         """
-        return self._admin("POST", "/_emulator/admin/faults", json=settings)
+        return self.admin("POST", "/_emulator/admin/faults", json=settings)
 
     @contextlib.contextmanager
     def faults(self, **settings: Any) -> Iterator[dict[str, Any]]:
@@ -214,7 +214,7 @@ class EmulatorProcess:
 
         :param settings: as for :meth:`set_faults`.
         """
-        earlier = self._admin("GET", "/_emulator/admin/faults")
+        earlier = self.admin("GET", "/_emulator/admin/faults")
         try:
             yield self.set_faults(**settings)
         finally:
@@ -231,8 +231,14 @@ class EmulatorProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    # ------------------------------------------------------------------------------ internals
-    def _admin(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call one of the emulator's own routes (``/_emulator/...``); returns the JSON answer.
+
+        :param method: the HTTP method.
+        :param path: the path, e.g. ``/_emulator/admin/tokens``.
+        :param kwargs: passed on to ``requests.request`` (``json=...``).
+        :raises requests.HTTPError: the emulator refused the call.
+        """
         import requests
 
         response = requests.request(
@@ -241,6 +247,7 @@ class EmulatorProcess:
         response.raise_for_status()
         return response.json()
 
+    # ------------------------------------------------------------------------------ internals
     def _wait_for_manifest(self) -> dict[str, Any]:
         path = self.state_dir / MANIFEST_FILE
         deadline = time.monotonic() + self.startup_timeout

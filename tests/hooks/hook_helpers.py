@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-import requests
 
 from airflow_provider_mlpipelines.api.models import PipelineRun, PublishedPipeline
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
@@ -70,14 +69,7 @@ class Faults:
         self.emulator = emulator
 
     def set(self, **settings: Any) -> dict[str, Any]:
-        response = requests.post(
-            f"{self.emulator.base_url}/_emulator/admin/faults",
-            json=settings,
-            verify=self.emulator.ca_bundle,
-            timeout=30,
-        )
-        response.raise_for_status()
-        return response.json()
+        return self.emulator.set_faults(**settings)
 
     def reset(self) -> None:
         self.set(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
 from tests.airflow_helpers import load_dagbag
@@ -39,19 +38,11 @@ class EmulatorAdmin:
         self.emulator = emulator
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(
-            method,
-            f"{self.emulator.base_url}{path}",
-            verify=self.emulator.ca_bundle,
-            timeout=30,
-            **kwargs,
-        )
-        response.raise_for_status()
-        return response.json()
+        return self.emulator.admin(method, path, **kwargs)
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """Change fault settings (``POST /_emulator/admin/faults``)."""
-        return self._call("POST", "/_emulator/admin/faults", json=settings)
+        return self.emulator.set_faults(**settings)
 
     def clear_faults(self) -> dict[str, Any]:
         """Switch every fault off."""
