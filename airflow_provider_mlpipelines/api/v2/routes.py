@@ -221,20 +221,6 @@ COMPONENT_ID = re.compile(
 #: Clients never build it: they read ``properties.scoringUri`` (contract section 1.1).
 EMULATOR_SCORING_PATH = "/inference/{endpoint_name}/jobs"
 
-#: Token audiences (scope minus ``/.default``) per cloud (contract section 1.4 and 1.1).
-ARM_AUDIENCES = {
-    "AzureCloud": "https://management.azure.com",
-    "AzureChinaCloud": "https://management.chinacloudapi.cn",
-    "AzureUSGovernment": "https://management.usgovcloudapi.net",
-}
-ML_AUDIENCES = {
-    "AzureCloud": "https://ml.azure.com",
-    "AzureChinaCloud": "https://ml.azure.cn",
-    "AzureUSGovernment": "https://ml.azure.us",
-}
-#: ARM also accepts the audience SDK v1 asks for (contract section 1.4, ARM convention).
-LEGACY_ARM_AUDIENCE = "https://management.core.windows.net"
-
 
 def component_id(
     subscription_id: str, resource_group: str, workspace_name: str, name: str, version: str

@@ -1,0 +1,458 @@
+"""Handlers of the v2 ARM and scoring routes (contract sections 2-8), and their route table.
+
+Each handler checks the plane's token audience and (on ARM) the ``api-version``, parses the
+body in any casing, calls one :class:`~.service.V2Service` method, and renders the answer with
+the long-running-operation headers of contract section 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from airflow_provider_mlpipelines.api.v2 import routes
+from airflow_provider_mlpipelines.emulator import render as v1_render
+from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+from airflow_provider_mlpipelines.emulator.http import (
+    HISTORY_PREFIX,
+    context_of,
+    json_response,
+    read_json,
+)
+from airflow_provider_mlpipelines.emulator.v2 import render
+from airflow_provider_mlpipelines.emulator.v2.operations import IN_PROGRESS, Operation
+from airflow_provider_mlpipelines.emulator.v2.service import V2Service
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Page size of ARM lists (contract section 1.7).
+PAGE_SIZE = 100
+#: Seconds a client should wait between polls of an operation (contract section 2).
+RETRY_AFTER = "1"
+
+OPERATION_STATUS_PATH = (
+    "/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices"
+    "/locations/{location}/mfeOperationsStatus/{operation_id}"
+)
+OPERATION_RESULT_PATH = (
+    "/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices"
+    "/locations/{location}/mfeOperationResults/{operation_id}"
+)
+HISTORY_CHILDREN_PATH = (
+    HISTORY_PREFIX.rstrip("/") + "/v1.0" + routes.WORKSPACE + ("/runs/{run_id}/children")
+)
+
+
+def _v2(request: web.Request) -> V2Service:
+    service = context_of(request).v2
+    if service is None:
+        raise EmulatorError(404, "NotFound", "The v2 API is not enabled on this emulator")
+    return service
+
+
+def _urls(request: web.Request) -> render.ArmUrls:
+    return context_of(request).arm_urls
+
+
+def _client_id(request: web.Request) -> str:
+    return context_of(request).urls.identity.client_id
+
+
+def _check_token(request: web.Request, audiences: frozenset[str]) -> None:
+    context_of(request).authority.check(request.headers.get("Authorization"), audiences=audiences)
+
+
+def _check_api_version(request: web.Request) -> None:
+    version = request.query.get(routes.QUERY_API_VERSION)
+    if not version:
+        raise EmulatorError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+            "api-version",
+        )
+    if version not in routes.SUPPORTED_API_VERSIONS:
+        raise EmulatorError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{version}' is invalid. The supported versions are "
+            f"'{', '.join(sorted(routes.SUPPORTED_API_VERSIONS))}'.",
+            "api-version",
+        )
+
+
+def arm(handler: Handler) -> Handler:
+    """Wrap an ARM handler: ARM-audience token, ``api-version``, operations settled."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        _check_token(request, context_of(request).arm_audiences)
+        _check_api_version(request)
+        _v2(request).operations.settle()
+        return await handler(request)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def scoring(handler: Handler) -> Handler:
+    """Wrap a scoring handler: ML-audience token (contract section 1.4)."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        _check_token(request, context_of(request).ml_audiences)
+        _v2(request).operations.settle()
+        return await handler(request)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def _lro_response(
+    request: web.Request, body: Any, status: int, operation: Operation, location: str
+) -> web.Response:
+    urls = _urls(request)
+    response = json_response(body, status=status)
+    response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
+    response.headers["Retry-After"] = RETRY_AFTER
+    response.headers["x-ms-async-operation-timeout"] = "PT1H"
+    return response
+
+
+def _accepted(request: web.Request, operation: Operation, location: str) -> web.Response:
+    urls = _urls(request)
+    response = web.Response(status=202)
+    response.headers["Location"] = urls.operation_result(location, operation.id)
+    response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def _page(request: web.Request, items: list[Any]) -> web.Response:
+    try:
+        skip = max(0, int(request.query.get(routes.QUERY_SKIP, "0")))
+    except ValueError:
+        raise EmulatorError(400, "UserError", "$skip must be an integer", "$skip") from None
+    chunk = items[skip : skip + PAGE_SIZE]
+    next_link = None
+    if skip + PAGE_SIZE < len(items):
+        query = dict(request.query)
+        query[routes.QUERY_SKIP] = str(skip + PAGE_SIZE)
+        next_link = str(request.url.with_query(query))
+    return json_response(render.page(chunk, next_link))
+
+
+# ------------------------------------------------------------------------------ workspace
+@arm
+async def get_workspace(request: web.Request) -> web.Response:
+    """GET ``{WS}``: the workspace, with its location and discovery URL (section 3)."""
+    context = context_of(request)
+    service = _v2(request)
+    urls = _urls(request)
+    return json_response(
+        {
+            "id": urls.workspace_id(),
+            "name": context.urls.identity.workspace_name,
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "location": service.location,
+            "tags": {},
+            "identity": {"type": "SystemAssigned"},
+            "sku": {"name": "Basic", "tier": "Basic"},
+            "properties": {
+                "discoveryUrl": context.manifest.get("discovery_url"),
+                "friendlyName": context.urls.identity.workspace_name,
+                "workspaceId": context.urls.identity.workspace_name,
+                "mlFlowTrackingUri": None,
+                "provisioningState": "Succeeded",
+            },
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ endpoints
+@arm
+async def list_endpoints(request: web.Request) -> web.Response:
+    service, urls, client = _v2(request), _urls(request), _client_id(request)
+    items = [render.endpoint(e, urls, client) for e in service.list_endpoints()]
+    return _page(request, items)
+
+
+@arm
+async def get_endpoint(request: web.Request) -> web.Response:
+    endpoint = _v2(request).get_endpoint(request.match_info["endpoint_name"])
+    return json_response(render.endpoint(endpoint, _urls(request), _client_id(request)))
+
+
+@arm
+async def put_endpoint(request: web.Request) -> web.Response:
+    service = _v2(request)
+    endpoint, created, operation = service.put_endpoint(
+        request.match_info["endpoint_name"], await read_json(request)
+    )
+    body = render.endpoint(endpoint, _urls(request), _client_id(request))
+    return _lro_response(request, body, 201 if created else 200, operation, endpoint.location)
+
+
+@arm
+async def delete_endpoint(request: web.Request) -> web.Response:
+    service = _v2(request)
+    operation = service.delete_endpoint(request.match_info["endpoint_name"])
+    if operation is None:
+        return web.Response(status=204)
+    return _accepted(request, operation, service.location)
+
+
+# ------------------------------------------------------------------------------ deployments
+@arm
+async def list_deployments(request: web.Request) -> web.Response:
+    service, urls, client = _v2(request), _urls(request), _client_id(request)
+    found = service.list_deployments(request.match_info["endpoint_name"])
+    return _page(request, [render.deployment(d, urls, client) for d in found])
+
+
+@arm
+async def get_deployment(request: web.Request) -> web.Response:
+    deployment = _v2(request).get_deployment(
+        request.match_info["endpoint_name"], request.match_info["deployment_name"]
+    )
+    return json_response(render.deployment(deployment, _urls(request), _client_id(request)))
+
+
+@arm
+async def put_deployment(request: web.Request) -> web.Response:
+    deployment, created, operation = _v2(request).put_deployment(
+        request.match_info["endpoint_name"],
+        request.match_info["deployment_name"],
+        await read_json(request),
+    )
+    body = render.deployment(deployment, _urls(request), _client_id(request))
+    return _lro_response(request, body, 201 if created else 200, operation, deployment.location)
+
+
+@arm
+async def delete_deployment(request: web.Request) -> web.Response:
+    service = _v2(request)
+    operation = service.delete_deployment(
+        request.match_info["endpoint_name"], request.match_info["deployment_name"]
+    )
+    if operation is None:
+        return web.Response(status=204)
+    return _accepted(request, operation, service.location)
+
+
+# ------------------------------------------------------------------------------ components
+def _component_body(request: web.Request, component: Any) -> dict[str, Any]:
+    service = _v2(request)
+    spec = service.workspace.spec_of(component.graph_id)
+    return render.component_version(
+        component, spec, service.component_arm_id(component), _client_id(request)
+    )
+
+
+@arm
+async def get_component(request: web.Request) -> web.Response:
+    """GET ``components/{name}``: the container, with its latest version."""
+    name = request.match_info["component_name"]
+    versions = _v2(request).component_versions(name)
+    urls = _urls(request)
+    latest = versions[-1]
+    return json_response(
+        {
+            "id": f"{urls.workspace_id()}/components/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/components",
+            "systemData": render.system_data(
+                versions[0].created, latest.created, _client_id(request)
+            ),
+            "properties": {
+                "latestVersion": latest.version,
+                "nextVersion": None,
+                "isArchived": False,
+                "description": latest.description,
+                "tags": {},
+                "properties": {},
+                "provisioningState": "Succeeded",
+            },
+        }
+    )
+
+
+@arm
+async def list_component_versions(request: web.Request) -> web.Response:
+    versions = _v2(request).component_versions(request.match_info["component_name"])
+    return _page(request, [_component_body(request, c) for c in reversed(versions)])
+
+
+@arm
+async def get_component_version(request: web.Request) -> web.Response:
+    component = _v2(request).get_component(
+        request.match_info["component_name"], request.match_info["version"]
+    )
+    return json_response(_component_body(request, component))
+
+
+@arm
+async def put_component_version(request: web.Request) -> web.Response:
+    component, created = _v2(request).put_component(
+        request.match_info["component_name"],
+        request.match_info["version"],
+        await read_json(request),
+    )
+    return json_response(_component_body(request, component), status=201 if created else 200)
+
+
+# ------------------------------------------------------------------------------ jobs
+def _job_body(request: web.Request, job: Any, run: Any) -> dict[str, Any]:
+    service = _v2(request)
+    component = service.component_of(job)
+    component_id = None if component is None else service.component_arm_id(component)
+    return render.job(job, run, component_id, _urls(request), _client_id(request))
+
+
+@arm
+async def list_jobs(request: web.Request) -> web.Response:
+    found = _v2(request).list_jobs(request.query.get(routes.QUERY_TAG))
+    return _page(request, [_job_body(request, job, run) for job, run in found])
+
+
+@arm
+async def get_job(request: web.Request) -> web.Response:
+    job, run = _v2(request).get_job(request.match_info["job_name"])
+    return json_response(_job_body(request, job, run))
+
+
+@arm
+async def put_job(request: web.Request) -> web.Response:
+    """PUT ``jobs/{name}``: a pipeline job; needs the ML token in ``x-azureml-token``."""
+    ml_token = request.headers.get(routes.HEADER_ML_TOKEN)
+    if not ml_token:
+        raise EmulatorError(
+            400,
+            "UserError",
+            f"Submitting a pipeline job needs the {routes.HEADER_ML_TOKEN} header with a token "
+            "for https://ml.azure.com",
+            routes.HEADER_ML_TOKEN,
+        )
+    context_of(request).authority.check(
+        f"Bearer {ml_token}", audiences=context_of(request).ml_audiences
+    )
+    job, run, created = _v2(request).submit_job(
+        request.match_info["job_name"], await read_json(request)
+    )
+    return json_response(_job_body(request, job, run), status=201 if created else 200)
+
+
+@arm
+async def cancel_job(request: web.Request) -> web.Response:
+    service = _v2(request)
+    operation = service.cancel_job(request.match_info["job_name"])
+    if operation is None:
+        return web.Response(status=200)
+    return _accepted(request, operation, service.location)
+
+
+# ------------------------------------------------------------------------------ operations
+async def operation_status(request: web.Request) -> web.Response:
+    """GET an ``Azure-AsyncOperation`` URL: ``{"status": "InProgress" | "Succeeded" | ...}``."""
+    _check_token(request, context_of(request).arm_audiences)
+    operation = _v2(request).operations.get(request.match_info["operation_id"])
+    response = json_response(render.operation_status(operation))
+    if operation.status == IN_PROGRESS:
+        response.headers["Retry-After"] = RETRY_AFTER
+    return response
+
+
+async def operation_result(request: web.Request) -> web.Response:
+    """GET a ``Location`` URL: 202 while the operation runs, then 200 (or its error)."""
+    _check_token(request, context_of(request).arm_audiences)
+    operation = _v2(request).operations.get(request.match_info["operation_id"])
+    if operation.status == IN_PROGRESS:
+        response = web.Response(status=202)
+        response.headers["Location"] = str(request.url)
+        response.headers["Retry-After"] = RETRY_AFTER
+        return response
+    if operation.error:
+        raise EmulatorError(400, operation.error["code"], operation.error["message"])
+    return web.Response(status=200)
+
+
+# ------------------------------------------------------------------------------ scoring
+@scoring
+async def invoke(request: web.Request) -> web.Response:
+    """POST ``{scoringUri}``: create a batch job (contract section 7)."""
+    headers = request.headers
+    repeatability = headers.get(routes.HEADER_REPEATABILITY) or headers.get(
+        "Repeatability-Request-ID"
+    )
+    job, run = _v2(request).invoke(
+        request.match_info["endpoint_name"],
+        headers.get(routes.HEADER_DEPLOYMENT),
+        await read_json(request),
+        repeatability,
+    )
+    return json_response(render.batch_job(job, run, _urls(request), _client_id(request)))
+
+
+@scoring
+async def get_batch_job(request: web.Request) -> web.Response:
+    """GET ``{scoringUri}/{jobName}``: the job in the invoke response's shape."""
+    job, run = _v2(request).get_job(request.match_info["job_name"])
+    return json_response(render.batch_job(job, run, _urls(request), _client_id(request)))
+
+
+# ------------------------------------------------------------------------------ run history
+async def list_job_children(request: web.Request) -> web.Response:
+    """GET ``history/v1.0/{WS}/runs/{jobName}/children``: a v2 job's steps (contract 8).
+
+    Run history is the v1 service: the v1 middleware has checked the token already.
+    """
+    runs = context_of(request).runs
+    run_id = request.match_info["run_id"]
+    run, steps, token = runs.children_page(
+        run_id,
+        runs.get_run(run_id).experiment_name,
+        request.query.get("$top"),
+        request.query.get("$continuationtoken") or request.query.get("$continuationToken"),
+    )
+    return json_response(
+        {
+            "value": [v1_render.history_step(run, step) for step in steps],
+            "continuationToken": token,
+            "nextLink": None,
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ route table
+#: (method, path template, stats name, handler) of every v2 route.
+V2_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
+    *(
+        (route.method, route.template, route.name, handler)
+        for route, handler in (
+            (routes.WORKSPACE_GET, get_workspace),
+            (routes.ENDPOINT_LIST, list_endpoints),
+            (routes.ENDPOINT_GET, get_endpoint),
+            (routes.ENDPOINT_PUT, put_endpoint),
+            (routes.ENDPOINT_DELETE, delete_endpoint),
+            (routes.DEPLOYMENT_LIST, list_deployments),
+            (routes.DEPLOYMENT_GET, get_deployment),
+            (routes.DEPLOYMENT_PUT, put_deployment),
+            (routes.DEPLOYMENT_DELETE, delete_deployment),
+            (routes.COMPONENT_GET, get_component),
+            (routes.COMPONENT_VERSIONS, list_component_versions),
+            (routes.COMPONENT_VERSION_GET, get_component_version),
+            (routes.COMPONENT_VERSION_PUT, put_component_version),
+            (routes.JOB_LIST, list_jobs),
+            (routes.JOB_GET, get_job),
+            (routes.JOB_PUT, put_job),
+            (routes.JOB_CANCEL, cancel_job),
+        )
+    ),
+    ("GET", OPERATION_STATUS_PATH, "operation status", operation_status),
+    ("GET", OPERATION_RESULT_PATH, "operation result", operation_result),
+    ("POST", routes.EMULATOR_SCORING_PATH, "invoke batch endpoint", invoke),
+    ("GET", routes.EMULATOR_SCORING_PATH + "/{job_name}", "get batch job", get_batch_job),
+    ("GET", HISTORY_CHILDREN_PATH, "list child jobs", list_job_children),
+)
