@@ -24,17 +24,21 @@ CANCEL_API = "2023-04-01-preview"
 
 
 @pytest.fixture(scope="module")
-def v2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[V2Client]:
+def v2_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     process = EmulatorProcess(tmp_path_factory.mktemp("emulator-v2"))
-    client = None
     try:
-        process.start()
-        client = V2Client(process.manifest)
+        yield process.start()
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def v2(v2_process: EmulatorProcess) -> Iterator[V2Client]:
+    client = V2Client(v2_process.manifest)
+    try:
         yield client
     finally:
-        if client is not None:
-            client.close()
-        process.stop()
+        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +314,30 @@ def test_job_steps_are_child_runs_in_run_history(v2: V2Client) -> None:
     children = v2.url(url).json()["value"]
     assert [child["status"] for child in children] == ["Completed"] * len(children)
     assert children and all(child["parentRunId"] == name for child in children)
+
+
+def test_faults_hit_v2_routes_with_the_arm_error_body(
+    v2: V2Client, v2_process: EmulatorProcess, scoring: dict[str, Any]
+) -> None:
+    with v2_process.faults(fail_next=1, fail_status=503, path_contains="/inference/"):
+        response = v2.invoke(scoring["properties"]["scoringUri"], _literal_inputs())
+    assert response.status_code == 503
+    assert set(response.json()) == {"error"}
+    assert response.json()["error"]["code"]
+
+
+def test_arm_lists_page_with_an_absolute_next_link(v2: V2Client) -> None:
+    for index in range(101):
+        response = v2.arm(
+            "PUT",
+            f"/batchEndpoints/page-{index:03d}",
+            json={"location": "eastus2", "properties": {"authMode": "AADToken"}},
+        )
+        assert response.status_code == 201
+    first = v2.arm("GET", "/batchEndpoints").json()
+    assert len(first["value"]) == 100
+    assert first["nextLink"].startswith(v2.base_url + "/")
+    second = v2.url(first["nextLink"]).json()
+    names = {e["name"] for e in first["value"]} | {e["name"] for e in second["value"]}
+    assert {f"page-{index:03d}" for index in range(101)} <= names
+    assert "nextLink" not in second
