@@ -92,6 +92,10 @@ class AzureMLConflictError(AzureMLServiceError):
     """409: the object already exists or changed concurrently."""
 
 
+class AzureMLPreconditionFailedError(AzureMLConflictError):
+    """412: the object changed since it was read (its ``Etag`` is stale); read it again."""
+
+
 class AzureMLThrottledError(AzureMLServiceError):
     """429: still throttled after the configured retries."""
 
@@ -110,6 +114,7 @@ def service_error_class(status_code: int | None) -> type[AzureMLServiceError]:
         403: AzureMLAuthenticationError,
         404: AzureMLNotFoundError,
         409: AzureMLConflictError,
+        412: AzureMLPreconditionFailedError,
         429: AzureMLThrottledError,
     }.get(status_code, AzureMLServerError if status_code >= 500 else AzureMLServiceError)
 
@@ -125,8 +130,9 @@ class AzureMLInvalidInputError(AzureMLPipelinesError, ValueError):
     """An argument is invalid; raised before anything is submitted."""
 
 
-class AzureMLConnectionConfigError(AzureMLPipelinesError, ValueError):
-    """The Airflow connection lacks a field or has an invalid one."""
+class AzureMLConnectionConfigError(AzureMLInvalidInputError):
+    """The Airflow connection lacks a field or has an invalid one (bad input, caught before
+    any request is sent)."""
 
 
 # --------------------------------------------------------------------------------------------

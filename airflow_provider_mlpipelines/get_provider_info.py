@@ -21,17 +21,31 @@ CONNECTION_EXTRA_FIELDS: dict[str, tuple[str, str, str]] = {
     "subscription_id": ("Subscription ID", "string", "Azure subscription of the workspace."),
     "resource_group": ("Resource group", "string", "Resource group of the workspace."),
     "workspace_name": ("Workspace name", "string", "Azure ML workspace name."),
+    "cloud": (
+        "Azure cloud",
+        "string",
+        "AzureCloud (the default), AzureChinaCloud or AzureUSGovernment: sets the authority, "
+        "the token scope, the regional service host and the studio URL together; each can "
+        "still be set on its own.",
+    ),
     "region": (
         "Region",
         "string",
-        "Workspace region, e.g. westeurope; the service URL defaults to "
-        "https://{region}.api.azureml.ms when Host is empty.",
+        "Workspace region, e.g. westeurope or West Europe; when Host is empty the service URL "
+        "is the cloud's regional host, e.g. https://{region}.api.azureml.ms.",
     ),
     "tenant_id": ("Tenant ID", "string", "Entra ID tenant of the service principal."),
     "authority_host": (
         "Authority host",
         "string",
-        "Entra ID authority, e.g. https://login.microsoftonline.com (the default).",
+        "Entra ID authority; default: the cloud's (https://login.microsoftonline.com, "
+        "https://login.chinacloudapi.cn, https://login.microsoftonline.us).",
+    ),
+    "token_scope": (
+        "Token scope",
+        "string",
+        "OAuth scope of the service's tokens; default: the cloud's resource manager scope, "
+        "e.g. https://management.azure.com/.default.",
     ),
     "ca_bundle": (
         "CA bundle path",
@@ -46,12 +60,15 @@ CONNECTION_EXTRA_FIELDS: dict[str, tuple[str, str, str]] = {
     "workload_identity": (
         "Use workload identity",
         "boolean",
-        "Authenticate with Kubernetes workload identity federation.",
+        "Authenticate with Kubernetes workload identity federation: the pod's "
+        "AZURE_FEDERATED_TOKEN_FILE, with AZURE_CLIENT_ID and AZURE_TENANT_ID (or Client ID "
+        "and Tenant ID here).",
     ),
     "studio_url": (
         "Studio URL",
         "string",
-        "Base URL of the Azure ML studio for links; default https://ml.azure.com.",
+        "Base URL of the Azure ML studio for links; default: the cloud's "
+        "(https://ml.azure.com, https://studio.ml.azure.cn, https://ml.azure.us).",
     ),
     "max_retries": (
         "Max retries",
@@ -84,9 +101,11 @@ CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {
         "subscription_id": "00000000-0000-0000-0000-000000000000",
         "resource_group": "my-resource-group",
         "workspace_name": "my-workspace",
+        "cloud": "AzureCloud",
         "region": "westeurope",
         "tenant_id": "00000000-0000-0000-0000-000000000000",
         "authority_host": "https://login.microsoftonline.com",
+        "token_scope": "https://management.azure.com/.default",
         "studio_url": "https://ml.azure.com",
     },
 }

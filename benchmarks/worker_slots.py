@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks._common import (
@@ -171,9 +172,19 @@ def measure(
         finally:
             airflow.stop()
             workload.close()
+    _print_rows(rows, runs, seconds, "airflow standalone, LocalExecutor, SQLite")
+    return {
+        "runs": runs,
+        "sync_runs": sync_runs,
+        "seconds": seconds,
+        "parallelism": PARALLELISM,
+        "rows": rows,
+    }
+
+
+def _print_rows(rows: list[dict[str, Any]], runs: int, seconds: float, shape: str) -> None:
     print_table(
-        f"Worker slots: {runs} runs of {seconds:g} s, parallelism {PARALLELISM} "
-        "(airflow standalone, LocalExecutor, SQLite)",
+        f"Worker slots: {runs} runs of {seconds:g} s, parallelism {PARALLELISM} ({shape})",
         [
             "mode",
             "DAG run",
@@ -202,11 +213,52 @@ def measure(
             for r in rows
         ],
     )
+
+
+def measure_on_cluster(
+    runs: int, sync_runs: int, seconds: float, modes: Sequence[str]
+) -> dict[str, Any]:
+    """Run each mode on ``scripts/cluster.sh`` (PostgreSQL, Redis, CeleryExecutor, two workers
+    of concurrency 1, two triggerers); print the table; return the figures."""
+    raise_open_file_limit()
+    from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
+    from benchmarks._workload import SimulatedWorkload
+    from tests.e2e.cluster.cluster import Cluster
+
+    rows: list[dict[str, Any]] = []
+    with scratch_dir("worker-slots-cluster") as work:
+        work.chmod(0o711)  # PostgreSQL runs as its own user
+        cluster = Cluster(work / "cluster", {"DAGS_FOLDER": str(BENCH_DIR / "dags")})
+        try:
+            cluster.up()
+            # The cluster's emulator, attached to (not started) for its counters and runs.
+            emulator = EmulatorProcess(Path(cluster.settings["EMULATOR_STATE_DIR"]))
+            emulator.manifest = cluster.manifest
+            os.environ[CONN_ENV_VAR] = cluster.airflow_conn
+            workload = SimulatedWorkload(emulator)
+            client = cluster.api()
+            try:
+                for mode in modes:
+                    count = sync_runs if mode == "sync" else runs
+                    print(f"... {mode}: {count} runs of {seconds:g} s (cluster)", flush=True)
+                    row = run_mode(
+                        client, workload, emulator, mode=mode, runs=count, seconds=seconds
+                    )
+                    row["wall_scaled_to_runs_s"] = (
+                        row["wall_seconds"] * rounds(runs) / rounds(count)
+                    )
+                    rows.append(row)
+            finally:
+                workload.close()
+        finally:
+            cluster.down()
+    _print_rows(rows, runs, seconds, "scripts/cluster.sh: CeleryExecutor, 2 workers, PostgreSQL")
     return {
         "runs": runs,
         "sync_runs": sync_runs,
         "seconds": seconds,
         "parallelism": PARALLELISM,
+        "airflow": "cluster",
         "rows": rows,
     }
 
@@ -223,10 +275,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="each run's duration")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--time-limit", type=int, default=1800, help="standalone's timeout")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run on scripts/cluster.sh (PostgreSQL, Celery, 2 workers) instead of standalone",
+    )
     args = parser.parse_args(argv)
     exit_cleanly_on_signals()
-    figures = measure(args.runs, args.sync_runs, args.seconds, args.modes, args.time_limit)
-    save_results("worker_slots", figures)
+    if args.cluster:
+        figures = measure_on_cluster(args.runs, args.sync_runs, args.seconds, args.modes)
+        save_results("worker_slots_cluster", figures)
+    else:
+        figures = measure(args.runs, args.sync_runs, args.seconds, args.modes, args.time_limit)
+        save_results("worker_slots", figures)
     failed = [r["mode"] for r in figures["rows"] if r["dag_run_state"] != "success"]
     for row in figures["rows"]:
         if row["dag_run_state"] != "success":

@@ -23,7 +23,8 @@ What it needs:
 - the Variable ``mlpipelines_scoring_run_id``: a finished run of the scoring pipeline;
 - the Variable ``mlpipelines_datastore_dir``: a local folder holding the datastore
   ``workspaceblobstore`` (a blobfuse mount on Azure; the emulator's manifest lists it under
-  ``datastores``), read by ``check_predictions``;
+  ``datastores``), read by ``check_predictions``: the folder must be there on every worker
+  that runs it (with several machines, a shared mount);
 - a triggerer (``airflow triggerer``) for the deferred wait;
 - optional: the environment variable ``MLPIPELINES_EXAMPLE_POLL_SECONDS`` (default 30), read
   when the file is parsed, sets how often the run's status is polled.

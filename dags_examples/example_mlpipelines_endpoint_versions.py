@@ -5,7 +5,9 @@ What it shows (triggered by hand):
 1. ``publish_candidate`` publishes the scoring pipeline again, as a candidate version
    (label from the ``candidate_label`` param, or ``candidate-<timestamp of the run>``), and
    ``make_candidate_default`` adds it to the endpoint ``housing-scoring`` as the new default
-   version; that task pushes the version it replaced, ``previous_default_version``.
+   version; that task pushes the version it replaced, ``previous_default_version``
+   (``None`` when the candidate already was the default, e.g. a re-run with the same
+   ``candidate_label``: see the last point).
 2. Two runs on the same day's input, side by side:
    ``score_with_candidate`` runs the endpoint's **default** version (the candidate) with the
    candidate model (``candidate_model``, a path in the datastore, e.g. a model written by
@@ -18,6 +20,10 @@ What it shows (triggered by hand):
    previous default the default again. A candidate within bounds stays the default.
 5. ``fail_if_a_run_failed`` fails the DAG run when a run or the comparison failed (after the
    rollback), so that an unverified candidate never ends in a green DAG run.
+6. With no previous default (``None``), there is nothing to compare with or roll back to:
+   ``score_with_previous_default`` fails (the endpoint has no version ``None``),
+   ``decide_rollback`` skips the rollback, and ``fail_if_a_run_failed`` fails the DAG run.
+   The endpoint is left as it was; trial a new ``candidate_label`` instead.
 
 What it needs:
 
@@ -27,7 +33,8 @@ What it needs:
 - the Variable ``mlpipelines_scoring_run_id``: a finished run of the scoring pipeline;
 - the Variable ``mlpipelines_datastore_dir``: a local folder holding the datastore
   ``workspaceblobstore`` (a blobfuse mount on Azure; the emulator's manifest lists it under
-  ``datastores``);
+  ``datastores``), read by ``compare_predictions``: the folder must be there on every worker
+  that runs it (with several machines, a shared mount);
 - a triggerer, for the deferred waits;
 - optional: the environment variable ``MLPIPELINES_EXAMPLE_POLL_SECONDS`` (default 30).
 """

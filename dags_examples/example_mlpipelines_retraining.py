@@ -7,14 +7,18 @@ What it shows, once a week:
    published pipeline ``housing-train``, version label = the run's date (or the
    ``version_label`` param). Re-running the same week reuses that publication.
 2. ``add_to_training_endpoint`` adds it to the pipeline endpoint ``housing-training`` (created
-   on first use) as the new **default** version; it pushes ``previous_default_version``.
+   on first use) as the new **default** version; it pushes ``previous_default_version``, the
+   default it replaced (``None`` when it created the endpoint or the pipeline already was the
+   default, e.g. a re-run of the same week: then there is nothing to roll back to).
 3. ``train`` submits a run to the endpoint's default version with parameters
    (``learning_rate``, ``epochs``) and waits for it in the triggerer (deferrable).
 4. ``report_model`` reads the metrics that the run wrote to the datastore.
 5. Only if the new version's run failed: ``previous_version_exists`` (trigger rule
    ``one_failed``) and ``roll_back_default_version`` restore the previous default version, so
-   that other users of the endpoint keep running the last good pipeline. The DAG run still
-   ends ``failed`` (``report_model`` cannot run), so the failure is not hidden by the rollback.
+   that other users of the endpoint keep running the last good pipeline. With nothing to roll
+   back to, ``previous_version_exists`` skips the rollback (it never re-selects the failed
+   version). The DAG run still ends ``failed`` (``report_model`` cannot run), so the failure
+   is not hidden by the rollback.
 
 What it needs:
 
@@ -22,7 +26,8 @@ What it needs:
 - the Variable ``mlpipelines_training_run_id``: a finished run of the training pipeline;
 - the Variable ``mlpipelines_datastore_dir``: a local folder holding the datastore
   ``workspaceblobstore`` (a blobfuse mount on Azure; the emulator's manifest lists it under
-  ``datastores``). Only ``report_model`` needs it.
+  ``datastores``). Only ``report_model`` needs it, on every worker that runs it (with several
+  machines, a shared mount).
 - optional: the environment variable ``MLPIPELINES_EXAMPLE_POLL_SECONDS`` (default 30), read
   when the file is parsed, sets how often the run's status is polled.
 
@@ -137,9 +142,9 @@ with DAG(
 
     @task.short_circuit(trigger_rule="one_failed")
     def previous_version_exists(previous_default: str | None) -> bool:
-        """Go on to the rollback only if the endpoint had a default before this run."""
+        """Go on to the rollback only if this run replaced a default version."""
         if previous_default in (None, "", "None"):
-            log.warning("The endpoint had no default version before this run: nothing to restore")
+            log.warning("This run replaced no default version: nothing to restore")
             return False
         log.info("The new version failed: restoring default version %s", previous_default)
         return True

@@ -39,3 +39,57 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
         # The JSON column already holds the value; deserialize_value would json-decode a
         # string such as "0" a second time.
         return None if row is None else row.value
+
+
+def reschedules(dag_run: Any, task_id: str) -> int:
+    """How many times a task instance of a DagRun gave its slot back (reschedule mode)."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    ti = dag_run.get_task_instance(task_id)
+    if hasattr(TaskReschedule, "ti_id"):
+        condition = [TaskReschedule.ti_id == ti.id]
+    else:  # Airflow 2 keys reschedules by the task instance's natural key
+        condition = [
+            TaskReschedule.dag_id == ti.dag_id,
+            TaskReschedule.task_id == ti.task_id,
+            TaskReschedule.run_id == ti.run_id,
+        ]
+    with create_session() as session:
+        return int(session.scalar(select(func.count()).where(*condition)) or 0)
+
+
+#: What ``dag.test()`` logs (Airflow 2.11 and 3) each time it runs a deferred task's trigger.
+INLINE_TRIGGER_LINE = "[DAG TEST] running trigger in line"
+#: The logger of that line in Airflow 2.11, which a test must capture at INFO.
+INLINE_TRIGGER_LOGGER = "airflow.models.dag"
+
+
+def deferrals(dag_run: Any, task_id: str, output: str) -> int:
+    """How many times a task instance of a ``dag.test()`` DagRun deferred.
+
+    Airflow 3 records each deferral in its audit log; Airflow 2.11's ``dag.test()`` records
+    none, so there the inline trigger runs are counted in the output of the test, which must
+    hold this one DagRun only (and capture :data:`INLINE_TRIGGER_LOGGER` at INFO).
+
+    :param dag_run: the DagRun.
+    :param task_id: the task.
+    :param output: what the test printed and logged (for Airflow 2.11).
+    """
+    from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
+
+    if not AIRFLOW_V_3:
+        return output.count(INLINE_TRIGGER_LINE)
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        query = select(func.count()).where(
+            Log.dag_id == dag_run.dag_id,
+            Log.run_id == dag_run.run_id,
+            Log.task_id == task_id,
+            Log.event == "deferred",
+        )
+        return int(session.scalar(query) or 0)

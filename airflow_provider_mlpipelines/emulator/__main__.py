@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DESCRIPTION = """\
 Local emulator of the Azure ML SDK v1 pipelines service (published pipelines, pipeline
@@ -25,10 +26,13 @@ end Failed). Restart with the same --port so clients reconnect.
 
 Fault injection (the --fault-* flags, or at run time POST /_emulator/admin/faults with the
 same settings as JSON: error_rate, throttle_rate, drop_rate, drop_mode, retry_after_seconds,
-latency_seconds, fail_next, fail_status, path_contains, token_endpoint, seed) hits the
+latency_seconds, fail_next, fail_status, path_contains, token_endpoint, seed, error_mode,
+list_delay_seconds, runs_page_size, outage_seconds) hits the
 service APIs (/pipelines/..., /history/...), never /_emulator/* routes, discovery or studio
 pages; the token endpoint only with --fault-token-endpoint. Injected faults are counted in
 GET /_emulator/stats ("faults"; a dropped connection counts as response status 444).
+A network outage (outage_seconds N, --fault-outage-seconds) resets the connection of every
+request but /_emulator/* for N seconds, token endpoint included, while runs keep executing.
 Token lifetime can be changed at run time: POST /_emulator/admin/tokens
 {"lifetime_seconds": N}. GET /_emulator/admin/tokens lists the tokens issued since start:
 a test aid for leak checks, never expose an emulator beyond loopback.
@@ -72,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         "localhost, ::1 and this host.",
     )
     parser.add_argument(
+        "--advertise-url",
+        default=None,
+        metavar="URL",
+        help="Base URL that clients on other machines use, e.g. https://emulator.internal "
+        "(the listening port is added when the URL has none). Written to the manifest and "
+        "the connection; the certificate also names its host. Use with --host 0.0.0.0 or an "
+        "address other machines reach. Default: the --host address.",
+    )
+    parser.add_argument(
         "--token-lifetime",
         type=int,
         default=3600,
@@ -88,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 8). Simulated steps are not limited.",
     )
     _add_fault_flags(parser)
+    _add_identity_flags(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -161,11 +175,104 @@ def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
         help="Seed of the fault draws, for reproducible runs (default: random).",
     )
     group.add_argument(
+        "--fault-error-mode",
+        choices=("before", "after"),
+        default="before",
+        help="before: 503 answers replace handling; after: the request is handled (e.g. the "
+        "run is created), then answered 503 all the same (default before).",
+    )
+    group.add_argument(
+        "--fault-list-delay-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="A new run appears in its pipeline's runs list only this long after it was "
+        "created, as with a list that is not consistent at once (default 0).",
+    )
+    group.add_argument(
+        "--fault-runs-page-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Answer runs lists in pages of N runs with a continuation token (default 0: one "
+        "bare array, as the contract documents).",
+    )
+    group.add_argument(
+        "--fault-outage-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="A network outage from start: for this long every request but /_emulator/* has "
+        "its connection reset, while runs keep executing (default 0).",
+    )
+    group.add_argument(
         "--fault-token-endpoint",
         action="store_true",
         help="Apply the faults to the token endpoint too (a real Entra ID endpoint also "
         "throttles and fails; azure-identity retries). Off by default.",
     )
+
+
+def _add_identity_flags(parser: argparse.ArgumentParser) -> None:
+    from airflow_provider_mlpipelines.api.clouds import CLOUDS, DEFAULT_CLOUD
+
+    group = parser.add_argument_group(
+        "clouds and identities",
+        "Which audiences tokens are issued for, and who besides the service principal may "
+        "obtain them. All of it is written to the manifest.",
+    )
+    group.add_argument(
+        "--cloud",
+        choices=sorted(CLOUDS),
+        default=DEFAULT_CLOUD,
+        help="Azure cloud to emulate: tokens are issued only for its audiences (e.g. "
+        "https://management.chinacloudapi.cn for AzureChinaCloud); a scope of another cloud "
+        "gets AADSTS500011, as from Entra ID. The manifest's connection names the cloud "
+        "(default AzureCloud).",
+    )
+    group.add_argument(
+        "--token-audience",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="Accept this audience instead of the cloud's (repeatable), e.g. "
+        "https://management.azure.com.",
+    )
+    group.add_argument(
+        "--managed-identity-client-id",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID",
+        help="Client id of a user-assigned managed identity served by the App Service-style "
+        "managed identity endpoint GET /msi/token (repeatable). Without client_id a request "
+        "gets the system-assigned identity. Clients set IDENTITY_ENDPOINT and IDENTITY_HEADER "
+        "to the manifest's managed_identity endpoint and header.",
+    )
+    group.add_argument(
+        "--federated-credential",
+        action="append",
+        nargs=3,
+        default=[],
+        metavar=("CLIENT_ID", "ISSUER", "SUBJECT"),
+        help="A federated identity credential (workload identity): the token endpoint accepts "
+        "a client_assertion JWT for CLIENT_ID whose iss and sub are ISSUER and SUBJECT and "
+        "whose aud is api://AzureADTokenExchange (repeatable). Only iss, sub, aud and exp are "
+        "checked, not the signature.",
+    )
+
+
+def _identity_settings(args: argparse.Namespace) -> dict[str, object]:
+    from airflow_provider_mlpipelines.emulator.identities import FederatedCredential
+
+    return {
+        "cloud": args.cloud,
+        "token_audiences": tuple(url.rstrip("/") for url in args.token_audience),
+        "managed_identity_client_ids": tuple(args.managed_identity_client_id),
+        "federated_credentials": tuple(
+            FederatedCredential(client_id, issuer, subject)
+            for client_id, issuer, subject in args.federated_credential
+        ),
+    }
 
 
 def _fault_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -179,6 +286,10 @@ def _fault_settings(args: argparse.Namespace) -> dict[str, object]:
         "queue_seconds": args.fault_queue_seconds,
         "seed": args.fault_seed,
         "token_endpoint": args.fault_token_endpoint,
+        "error_mode": args.fault_error_mode,
+        "list_delay_seconds": args.fault_list_delay_seconds,
+        "runs_page_size": args.fault_runs_page_size,
+        "outage_seconds": args.fault_outage_seconds,
     }
 
 
@@ -197,6 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--token-lifetime must be at least 1 second")
     if args.max_processes < 1:
         build_parser().error("--max-processes must be at least 1")
+    advertised = urlsplit(args.advertise_url) if args.advertise_url else None
+    if advertised and (advertised.scheme != "https" or not advertised.hostname):
+        build_parser().error(
+            f"--advertise-url must be https://HOST[:PORT], not {args.advertise_url!r}"
+        )
     from airflow_provider_mlpipelines.emulator.errors import EmulatorError
     from airflow_provider_mlpipelines.emulator.faults import FaultInjector
     from airflow_provider_mlpipelines.emulator.server import EmulatorConfig, run_until_signalled
@@ -211,10 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dir=args.state_dir,
         port=args.port,
         host=args.host,
+        advertise_url=args.advertise_url,
         workspace=args.workspace,
         token_lifetime=args.token_lifetime,
         max_processes=args.max_processes,
         faults=faults,
+        **_identity_settings(args),  # type: ignore[arg-type]
     )
     try:
         asyncio.run(run_until_signalled(config))

@@ -24,7 +24,9 @@ from airflow_provider_mlpipelines.emulator import (
     handlers_runs as runs,
 )
 from airflow_provider_mlpipelines.emulator.http import CONTEXT, EmulatorContext
+from airflow_provider_mlpipelines.emulator.identities import MANAGED_IDENTITY_PATH
 from airflow_provider_mlpipelines.emulator.middleware import MIDDLEWARES
+from airflow_provider_mlpipelines.emulator.v2.handlers import V2_ROUTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,6 +71,7 @@ TOKENS_PATH = "/_emulator/admin/tokens"
 EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", OPENID_CONFIGURATION_PATH, "openid configuration", emu.openid_configuration),
     ("POST", TOKEN_PATH, "token", emu.issue_token),
+    ("GET", MANAGED_IDENTITY_PATH, "managed identity token", emu.managed_identity_token),
     ("GET", "/{tenant}/discovery/v2.0/keys", "signing keys", emu.signing_keys),
     ("GET", DISCOVERY_PATH, "discovery", emu.discovery),
     ("GET", MANIFEST_PATH, "manifest", emu.manifest),
@@ -95,7 +98,7 @@ def create_app(context: EmulatorContext) -> web.Application:
     for route, handler in SERVICE_ROUTES:
         registered = app.router.add_route(route.method, route.template, handler)
         context.route_names[registered] = route.name
-    for method, path, name, handler in EMULATOR_ROUTES:
+    for method, path, name, handler in (*EMULATOR_ROUTES, *V2_ROUTES):
         registered = app.router.add_route(method, path, handler)
         context.route_names[registered] = name
     return app

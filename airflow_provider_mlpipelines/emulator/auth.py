@@ -1,6 +1,10 @@
 """An Entra-compatible token endpoint and the bearer-token check of the API routes.
 
-Only the client-credentials flow is served, which is what ``ClientSecretCredential`` uses.
+Only the client-credentials flow is served, with a client secret (``ClientSecretCredential``)
+or a federated client assertion (``WorkloadIdentityCredential``); managed identity tokens come
+from the App Service-style endpoint (see ``identities.py``). The token endpoint, like Entra ID,
+refuses a scope whose audience is another cloud's service (AADSTS500011): a client that asks
+the public cloud's scope from a sovereign cloud fails here as it would there.
 Access tokens are JWT-shaped (three base64url parts, unsigned, with a random third part that
 makes them unguessable) and opaque to the emulator: a token is valid when its SHA-256 is in the
 issued set and it has not expired. Only hashes are stored, never tokens.
@@ -16,25 +20,31 @@ import logging
 import secrets
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_mlpipelines.api.clouds import AZURE_PUBLIC_CLOUD, CLOUDS, audience_of_scope
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+from airflow_provider_mlpipelines.emulator.identities import (
+    JWT_BEARER,
+    FederatedCredential,
+    IdentityError,
+    check_federated_assertion,
+    check_managed_identity_request,
+    managed_identity_answer,
+)
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.workspace import Identity
 
 log = logging.getLogger(__name__)
 
-#: Audiences (scope minus ``/.default``) that the pipelines and history APIs accept.
-API_AUDIENCES = frozenset(
-    {
-        "https://management.azure.com",
-        "https://management.core.windows.net",
-        "https://ml.azure.com",
-    }
-)
+#: Audiences (scope minus ``/.default``) that the pipelines and history APIs accept by default:
+#: the public cloud's (``--cloud`` and ``--token-audience`` choose others).
+API_AUDIENCES = AZURE_PUBLIC_CLOUD.audiences
 DEFAULT_SUFFIX = "/.default"
+#: The service audiences of every known cloud.
+_SERVICE_AUDIENCES = frozenset().union(*(cloud.audiences for cloud in CLOUDS.values()))
 #: How many issued tokens the test aid ``GET /_emulator/admin/tokens`` can list.
 ISSUED_TOKENS_KEPT = 10_000
 
@@ -97,14 +107,37 @@ class TokenAuthority:
     :param client_secret: the client's secret.
     :param store: where token hashes are remembered across restarts.
     :param lifetime: seconds an access token is valid.
+    :param audiences: the audiences tokens may be requested for (and the APIs accept).
+    :param federated: federated credentials (workload identity) the token endpoint trusts.
+    :param managed_identity_client_ids: user-assigned managed identities of the MI endpoint.
+    :param managed_identity_secret: the MI endpoint's ``X-IDENTITY-HEADER`` secret.
     """
 
-    def __init__(self, identity: Identity, client_secret: str, store: Store, lifetime: int) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        client_secret: str,
+        store: Store,
+        lifetime: int,
+        *,
+        audiences: frozenset[str] = API_AUDIENCES,
+        federated: tuple[FederatedCredential, ...] = (),
+        managed_identity_client_ids: tuple[str, ...] = (),
+        managed_identity_secret: str = "",
+    ) -> None:
         self.identity = identity
         self._secret = client_secret
         self._store = store
         self.lifetime = lifetime
+        self.audiences = frozenset(a.rstrip("/") for a in audiences)
+        self.federated = federated
+        self.managed_identity_client_ids = managed_identity_client_ids
+        self._mi_secret = managed_identity_secret
         self.tokens_issued = 0
+        #: Scopes (or MI resources) asked for, refused ones included: what clients request.
+        self.scopes_requested: Counter[str] = Counter()
+        #: Tokens issued by how the caller proved who it is.
+        self.tokens_by_grant: Counter[str] = Counter()
         # Test aid only (``GET /_emulator/admin/tokens``): the tokens this process issued, in
         # memory, so that tests can prove no token leaks into logs. Never persisted.
         self.issued: deque[tuple[str, TokenRecord]] = deque(maxlen=ISSUED_TOKENS_KEPT)
@@ -190,7 +223,53 @@ class TokenAuthority:
                 f"The app requested an unsupported grant type '{grant}'; the emulator serves "
                 "client_credentials only.",
             )
+        scope = form.get("scope", "")
+        self.scopes_requested[scope] += 1
         client_id = form.get("client_id", "")
+        if "client_assertion" in form:
+            kind = "client_assertion"
+            self._check_assertion(form, client_id)
+        else:
+            kind = "client_secret"
+            self._check_secret(form, client_id, tenant)
+        audience = self._audience(_audience_of(scope), tenant)
+        token, _ = self._mint(tenant, client_id, audience, base_url)
+        self.tokens_by_grant[kind] += 1
+        log.debug("Issued a token for %s (%s), audience %s", client_id, kind, audience)
+        return {
+            "token_type": "Bearer",
+            "expires_in": self.lifetime,
+            "ext_expires_in": self.lifetime,
+            "access_token": token,
+        }
+
+    def issue_managed_identity(
+        self, query: dict[str, str], header_secret: str | None, base_url: str
+    ) -> dict[str, Any]:
+        """Answer an App Service managed identity token request (``GET /msi/token``).
+
+        :param query: the query parameters.
+        :param header_secret: the ``X-IDENTITY-HEADER`` value.
+        :param base_url: the emulator's base URL (the token's issuer).
+        :raises IdentityError: for a wrong secret, an unknown identity or resource.
+        """
+        tenant = self.identity.tenant_id
+        if not self._mi_secret:
+            raise IdentityError(404, "The emulator serves no managed identity endpoint.")
+        client_id, resource = check_managed_identity_request(
+            query, header_secret, self._mi_secret, self.managed_identity_client_ids, tenant
+        )
+        self.scopes_requested[resource] += 1
+        try:
+            audience = self._audience(resource.rstrip("/"), tenant)
+        except AadError as exc:
+            raise IdentityError(400, f"AADSTS{exc.code}: {exc.description}") from None
+        token, record = self._mint(tenant, client_id, audience, base_url)
+        self.tokens_by_grant["managed_identity"] += 1
+        log.debug("Issued a managed identity token for %s, audience %s", client_id, audience)
+        return managed_identity_answer(token, record.expires_at, resource, client_id)
+
+    def _check_secret(self, form: dict[str, str], client_id: str, tenant: str) -> None:
         if client_id != self.identity.client_id:
             raise AadError(
                 400,
@@ -206,15 +285,36 @@ class TokenAuthority:
                 7000215,
                 f"Invalid client secret provided for app '{client_id}'.",
             )
-        audience = _audience_of(form.get("scope", ""))
-        token, _ = self._mint(tenant, client_id, audience, base_url)
-        log.debug("Issued a token for %s, audience %s", client_id, audience)
-        return {
-            "token_type": "Bearer",
-            "expires_in": self.lifetime,
-            "ext_expires_in": self.lifetime,
-            "access_token": token,
-        }
+
+    def _check_assertion(self, form: dict[str, str], client_id: str) -> None:
+        if form.get("client_assertion_type") != JWT_BEARER:
+            raise AadError(
+                400,
+                "invalid_request",
+                90023,
+                f"client_assertion_type must be '{JWT_BEARER}'.",
+            )
+        try:
+            check_federated_assertion(
+                form["client_assertion"], client_id, self.federated, time.time()
+            )
+        except IdentityError as exc:
+            raise AadError(exc.status, exc.aad_error, exc.aad_code, exc.message) from None
+
+    def _audience(self, audience: str, tenant: str) -> str:
+        # Entra ID of one cloud knows nothing of another cloud's service principals; other
+        # resources (storage...) get tokens, which the APIs then refuse (401), as in Azure.
+        if audience.rstrip("/") in _SERVICE_AUDIENCES - self.audiences:
+            raise AadError(
+                400,
+                "invalid_resource",
+                500011,
+                f"The resource principal named {audience} was not found in the tenant named "
+                f"{tenant}. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You "
+                "might have sent your authentication request to the wrong tenant (or cloud).",
+            )
+        return audience
 
     def _mint(
         self, tenant: str, client_id: str, audience: str, base_url: str
@@ -259,26 +359,45 @@ class TokenAuthority:
             del self._tokens[digest]
             self._store.delete("token_index", digest)
 
-    def check(self, authorization: str | None) -> None:
+    def check(self, authorization: str | None, audiences: frozenset[str] | None = None) -> None:
         """Accept a request only with a valid, unexpired bearer token of an API audience.
 
         :param authorization: the ``Authorization`` header.
+        :param audiences: the audiences of this route's plane (v2: ARM or ML, contract 1.4),
+            checked with ARM's error codes; every API audience of the cloud when ``None``.
         :raises EmulatorError: 401 naming what is wrong (never echoing the token).
         """
+        arm = audiences is not None
+        accepted = self.audiences if audiences is None else audiences
+
+        def refuse(message: str, arm_code: str) -> EmulatorError:
+            return _unauthorized(message, arm_code if arm else "Unauthorized")
+
         if not authorization:
-            raise _unauthorized("The request has no Authorization header; send 'Bearer <token>'")
+            raise refuse(
+                "The request has no Authorization header; send 'Bearer <token>'",
+                "AuthenticationFailed",
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("The Authorization header is not of the form 'Bearer <token>'")
+            raise refuse(
+                "The Authorization header is not of the form 'Bearer <token>'",
+                "AuthenticationFailed",
+            )
         record = self._tokens.get(_digest(token.strip()))
         if record is None:
-            raise _unauthorized("The access token was not issued by this emulator")
+            raise refuse(
+                "The access token was not issued by this emulator", "InvalidAuthenticationToken"
+            )
         if record.expires_at <= time.time():
-            raise _unauthorized("The access token has expired; acquire a new one")
-        if record.audience.rstrip("/") not in API_AUDIENCES:
-            raise _unauthorized(
+            raise refuse(
+                "The access token has expired; acquire a new one", "ExpiredAuthenticationToken"
+            )
+        if record.audience.rstrip("/") not in accepted:
+            raise refuse(
                 f"The access token's audience '{record.audience}' is not accepted; request "
-                "scope https://management.azure.com/.default"
+                f"one of the scopes {sorted(a + DEFAULT_SUFFIX for a in accepted)}",
+                "InvalidAuthenticationTokenAudience",
             )
 
     def _check_tenant(self, tenant: str) -> None:
@@ -310,12 +429,12 @@ def _audience_of(scope: str) -> str:
             f"The provided value for scope '{scope}' is not valid. Client credential flows must "
             "have exactly one scope value with /.default suffixed to the resource identifier.",
         )
-    return scopes[0][: -len(DEFAULT_SUFFIX)]
+    return audience_of_scope(scopes[0])
 
 
-def _unauthorized(message: str) -> EmulatorError:
+def _unauthorized(message: str, code: str = "Unauthorized") -> EmulatorError:
     return EmulatorError(
-        401, "Unauthorized", message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        401, code, message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
     )
 
 

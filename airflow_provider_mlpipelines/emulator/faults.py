@@ -9,13 +9,18 @@ the emulator's own routes (``/_emulator/...``), discovery or the studio pages. T
 endpoint is spared by default, so that rates describe the service APIs alone; with
 ``token_endpoint=true`` it is failed, throttled, delayed and dropped like the APIs, as a real
 Entra ID endpoint under load can be (``azure-identity`` retries those answers itself).
+
+A network outage (``outage_seconds``) is wider and of its own kind: for its duration every
+request but the emulator's own routes is reset, token endpoint, discovery and studio included,
+while the runs go on executing. Unlike a restart of the process, it fails no run in flight.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError, bad_request
@@ -25,6 +30,9 @@ from airflow_provider_mlpipelines.emulator.errors import EmulatorError, bad_requ
 DROP_BEFORE = "before"
 DROP_AFTER = "after"
 DROP_MODES = (DROP_BEFORE, DROP_AFTER)
+#: ``error_mode`` values: a 5xx answer instead of handling the request, or after handling it
+#: (the change took effect, yet the client is told the service was unavailable).
+ERROR_MODES = DROP_MODES
 
 
 @dataclass
@@ -40,11 +48,25 @@ class FaultSettings:
     :param latency_seconds: delay added before every API request is handled.
     :param queue_seconds: how long each new run stays ``NotStarted`` before its first step
         starts, as while a compute cluster scales up (not bound to a path; not counted).
+        Runs already waiting follow later changes: setting it to 0 releases them at once.
     :param fail_next: answer the next N API requests with ``fail_status``.
     :param fail_status: status of the ``fail_next`` answers (429 or 5xx).
     :param path_contains: only requests whose path contains this text are affected.
     :param token_endpoint: whether the token endpoint gets the same faults.
     :param seed: seed of the random draws (for reproducible rates).
+    :param error_mode: ``before`` (a 5xx answer instead of handling) or ``after`` (the request
+        is handled, then answered with the 5xx); throttling (429) is always ``before``.
+    :param list_delay_seconds: a new run appears in the runs list of its pipeline only this
+        long after it was created (the service's lists are not guaranteed to be consistent at
+        once); getting the run by id works at once.
+    :param runs_page_size: answer the runs list in pages of this many runs, as
+        ``{"value": [...], "continuationToken": ...}`` (``$continuationToken`` asks for the
+        next page); 0, the default, answers one bare array as the contract documents.
+    :param outage_seconds: a network outage of this many seconds, starting when the setting
+        is applied: every request but the emulator's own (``/_emulator/...``) has its
+        connection reset without an answer, service and token endpoint alike, whatever
+        ``path_contains`` says, while runs keep executing. Read back, it is the time the outage
+        has left (0 when none); setting 0 ends it.
     """
 
     error_rate: float = 0.0
@@ -59,6 +81,10 @@ class FaultSettings:
     path_contains: str = ""
     token_endpoint: bool = False
     seed: int | None = None
+    error_mode: str = DROP_BEFORE
+    list_delay_seconds: float = 0.0
+    runs_page_size: int = 0
+    outage_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,16 @@ class Drop:
     after_handling: bool
 
 
+@dataclass(frozen=True)
+class ErrorAfterHandling:
+    """The decision to handle a request, then answer it with ``error`` all the same.
+
+    :param error: the answer.
+    """
+
+    error: EmulatorError
+
+
 class FaultInjector:
     """Decides, per request, whether to inject a fault, and counts what it injected.
 
@@ -81,6 +117,7 @@ class FaultInjector:
         self.settings = FaultSettings()
         self._random = random.Random()
         self.counts: Counter[str] = Counter()
+        self._outage_until = 0.0
         if initial:
             self.update(initial)
 
@@ -108,7 +145,24 @@ class FaultInjector:
         settings = _validated(merged)
         self.settings = settings
         self._random = random.Random(settings.seed)
-        return settings
+        if "outage_seconds" in changes:
+            self._outage_until = time.monotonic() + settings.outage_seconds
+        return self.current()
+
+    def current(self) -> FaultSettings:
+        """The settings as they are now (``outage_seconds``: what the outage has left)."""
+        return replace(self.settings, outage_seconds=round(self.outage_left(), 3))
+
+    def outage_left(self) -> float:
+        """Seconds until the network outage ends; 0 when there is none."""
+        return max(0.0, self._outage_until - time.monotonic())
+
+    def in_outage(self) -> bool:
+        """Whether a network outage is on; each call during one counts a reset connection."""
+        if self.outage_left() <= 0:
+            return False
+        self.counts["outage_reset"] += 1
+        return True
 
     def applies(self, path: str, *, token_endpoint: bool = False) -> bool:
         """Whether faults may hit a request to ``path``.
@@ -133,7 +187,9 @@ class FaultInjector:
             self.counts["latency"] += 1
         return delay
 
-    def pick(self, path: str, *, token_endpoint: bool = False) -> EmulatorError | Drop | None:
+    def pick(
+        self, path: str, *, token_endpoint: bool = False
+    ) -> EmulatorError | ErrorAfterHandling | Drop | None:
         """The fault to answer a request to ``path`` with, if any.
 
         :param path: the request path.
@@ -144,18 +200,29 @@ class FaultInjector:
             return None
         if settings.fail_next > 0:
             settings.fail_next -= 1
-            return self._fault(settings.fail_status)
+            return self._error(settings.fail_status)
         draw = self._random.random()
         if draw < settings.throttle_rate:
             return self._fault(429)
         draw -= settings.throttle_rate
         if draw < settings.error_rate:
-            return self._fault(503)
+            return self._error(503)
         draw -= settings.error_rate
         if draw < settings.drop_rate:
             self.counts[f"drop_{settings.drop_mode}"] += 1
             return Drop(after_handling=settings.drop_mode == DROP_AFTER)
         return None
+
+    def _error(self, status: int) -> EmulatorError | ErrorAfterHandling:
+        # A throttled request is refused before any work, whatever the error mode.
+        if status == 429 or self.settings.error_mode != DROP_AFTER:
+            return self._fault(status)
+        self.counts[f"{status}_after"] += 1
+        return ErrorAfterHandling(
+            EmulatorError(
+                status, "ServiceUnavailable", f"Injected fault: the service answered {status}"
+            )
+        )
 
     def _fault(self, status: int) -> EmulatorError:
         self.counts[str(status)] += 1
@@ -186,6 +253,10 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
             path_contains=str(values["path_contains"] or ""),
             token_endpoint=_as_bool(values["token_endpoint"]),
             seed=None if values["seed"] is None else int(values["seed"]),
+            error_mode=str(values["error_mode"]),
+            list_delay_seconds=float(values["list_delay_seconds"]),
+            runs_page_size=int(values["runs_page_size"]),
+            outage_seconds=float(values["outage_seconds"]),
         )
     except (TypeError, ValueError) as exc:
         raise bad_request(f"Invalid fault setting: {exc}", "InvalidBody") from None
@@ -201,6 +272,15 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
             f"drop_mode must be one of {', '.join(DROP_MODES)}, got '{settings.drop_mode}'",
             "InvalidBody",
         )
+    if settings.error_mode not in ERROR_MODES:
+        raise bad_request(
+            f"error_mode must be one of {', '.join(ERROR_MODES)}, got '{settings.error_mode}'",
+            "InvalidBody",
+        )
+    if settings.outage_seconds < 0:
+        raise bad_request("outage_seconds must be >= 0", "InvalidBody")
+    if settings.list_delay_seconds < 0 or settings.runs_page_size < 0:
+        raise bad_request("list_delay_seconds and runs_page_size must be >= 0", "InvalidBody")
     if settings.fail_status != 429 and not 500 <= settings.fail_status <= 599:
         raise bad_request("fail_status must be 429 or a 5xx status", "InvalidBody")
     non_negative = (

@@ -19,6 +19,7 @@ from airflow_provider_mlpipelines.emulator.http import (
     read_json,
     text_response,
 )
+from airflow_provider_mlpipelines.emulator.identities import IdentityError
 from airflow_provider_mlpipelines.emulator.records import RunRecord
 
 STUDIO_PATH = "/studio"
@@ -51,6 +52,25 @@ async def issue_token(request: web.Request) -> web.Response:
         body = context.authority.issue(request.match_info["tenant"], form, context.urls.base_url)
     except AadError as exc:
         return json_response(exc.body(request[REQUEST_ID]), status=exc.status)
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store, no-cache"
+    return response
+
+
+async def managed_identity_token(request: web.Request) -> web.Response:
+    """GET ``/msi/token``: the App Service-style managed identity endpoint.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    try:
+        body = context.authority.issue_managed_identity(
+            dict(request.query),
+            request.headers.get("X-IDENTITY-HEADER"),
+            context.urls.base_url,
+        )
+    except IdentityError as exc:
+        return json_response(exc.managed_identity_body(request[REQUEST_ID]), status=exc.status)
     response = json_response(body)
     response.headers["Cache-Control"] = "no-store, no-cache"
     return response
@@ -108,6 +128,8 @@ async def stats(request: web.Request) -> web.Response:
         faults_injected=context.faults.injected,
         faults=dict(context.faults.counts),
         token_lifetime_seconds=context.authority.lifetime,
+        token_scopes=dict(context.authority.scopes_requested),
+        tokens_by_grant=dict(context.authority.tokens_by_grant),
         store_writes=context.runs.state.store.writes,
     )
     return json_response(body)
@@ -132,7 +154,7 @@ async def get_faults(request: web.Request) -> web.Response:
 
     :param request: the request.
     """
-    return json_response(asdict(context_of(request).faults.settings))
+    return json_response(asdict(context_of(request).faults.current()))
 
 
 async def set_faults(request: web.Request) -> web.Response:

@@ -49,12 +49,25 @@ async def submit_to_endpoint(request: web.Request) -> web.Response:
 
 
 async def list_pipeline_runs(request: web.Request) -> web.Response:
-    """GET ``PipelineRuns/Pipeline/{pipeline_id}``.
+    """GET ``PipelineRuns/Pipeline/{pipeline_id}[?$continuationToken=]``.
+
+    A bare array, as the contract documents; in pages with a continuation token when the
+    ``runs_page_size`` setting asks for it. ``list_delay_seconds`` hides the newest runs.
 
     :param request: the request.
     """
-    runs = context_of(request).runs.runs_of_pipeline(request.match_info["pipeline_id"])
-    return json_response([render.run_entity(run) for run in runs])
+    context = context_of(request)
+    settings = context.faults.settings
+    runs, token = context.runs.listed_runs(
+        request.match_info["pipeline_id"],
+        delay_seconds=settings.list_delay_seconds,
+        page_size=settings.runs_page_size,
+        token=request.query.get(routes.QUERY_CONTINUATION),
+    )
+    entities = [render.run_entity(run) for run in runs]
+    if settings.runs_page_size <= 0:
+        return json_response(entities)
+    return json_response({"value": entities, "continuationToken": token})
 
 
 async def get_run(request: web.Request) -> web.Response:

@@ -20,12 +20,17 @@ if TYPE_CHECKING:
     from airflow_provider_mlpipelines.emulator.render import Urls
     from airflow_provider_mlpipelines.emulator.runs import RunService
     from airflow_provider_mlpipelines.emulator.service import WorkspaceService
+    from airflow_provider_mlpipelines.emulator.v2.render import ArmUrls
+    from airflow_provider_mlpipelines.emulator.v2.service import V2Service
 
 M = TypeVar("M", bound=WireModel)
 
-#: Path prefixes of the authenticated service APIs.
+#: Path prefixes of the authenticated service APIs: v1 pipelines, run history, v2 ARM and
+#: the v2 scoring routes (the emulator's stand-in for ``{endpoint}.{region}.inference...``).
 API_PREFIX = "/pipelines/"
 HISTORY_PREFIX = "/history/"
+ARM_PREFIX = "/subscriptions/"
+SCORING_PREFIX = "/inference/"
 
 
 @dataclass
@@ -57,6 +62,11 @@ class EmulatorContext:
     stats: Stats = field(default_factory=Stats)
     manifest: dict[str, Any] = field(default_factory=dict)
     route_names: dict[object, str] = field(default_factory=dict)
+    #: The v2 side (``emulator/v2``): its service, URLs and the audiences of its two planes.
+    v2: V2Service | None = None
+    arm_urls: ArmUrls | None = None
+    arm_audiences: frozenset[str] = frozenset()
+    ml_audiences: frozenset[str] = frozenset()
 
 
 CONTEXT: web.AppKey[EmulatorContext] = web.AppKey("emulator_context", EmulatorContext)
@@ -79,12 +89,20 @@ def is_history(request: web.Request) -> bool:
     return request.path.startswith(HISTORY_PREFIX)
 
 
+def is_v2(request: web.Request) -> bool:
+    """Whether the request is for a v2 ARM or scoring route (ARM error bodies, contract 9).
+
+    :param request: the request.
+    """
+    return request.path.startswith((ARM_PREFIX, SCORING_PREFIX))
+
+
 def needs_token(request: web.Request) -> bool:
     """Whether the request is for an authenticated service API.
 
     :param request: the request.
     """
-    return request.path.startswith((API_PREFIX, HISTORY_PREFIX))
+    return request.path.startswith((API_PREFIX, HISTORY_PREFIX, ARM_PREFIX, SCORING_PREFIX))
 
 
 async def read_json(request: web.Request, *, required: bool = True) -> Any:

@@ -4,16 +4,20 @@
 2. ``errors_and_request_id``: gives each request an id (``x-ms-request-id`` and
    ``x-request-id``) and renders every error as the contract's body with that id in
    ``Correlation``.
-3. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
+3. ``network_outage``: during an outage (``outage_seconds``), resets the connection of every
+   request but the emulator's own routes (counted as status 444 too).
+4. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
    (``faults.py``); a dropped connection is counted as status 444 in the stats.
-4. ``require_token``: the bearer-token check of the service APIs.
-5. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
+5. ``require_token``: the bearer-token check of the service APIs.
+6. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import uuid
 
 from aiohttp import web
@@ -21,11 +25,12 @@ from aiohttp.typedefs import Handler
 
 from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
-from airflow_provider_mlpipelines.emulator.faults import Drop
+from airflow_provider_mlpipelines.emulator.faults import Drop, ErrorAfterHandling
 from airflow_provider_mlpipelines.emulator.http import (
     REQUEST_ID,
     context_of,
     is_history,
+    is_v2,
     json_response,
     needs_token,
 )
@@ -59,6 +64,8 @@ def error_response(
     :param error: the error.
     :param request_id: the request's id, put in the body's correlation.
     """
+    if is_v2(request):
+        return _arm_error_response(error)
     camel = is_history(request)
     correlation = {"requestId": request_id} if camel else {"RequestId": request_id}
     info = ServiceErrorInfo(
@@ -69,6 +76,22 @@ def error_response(
         correlation=correlation,
     )
     response = json_response(info.to_json(camel_case=camel), status=error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+def _arm_error_response(error: EmulatorError) -> web.Response:
+    # ARM's camelCase body (v2 contract section 9); Retry-After only where the error set it.
+    body = {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "target": error.target,
+            "details": [],
+            "additionalInfo": [],
+        }
+    }
+    response = json_response(body, status=error.status)
     response.headers.update(error.headers)
     return response
 
@@ -131,6 +154,30 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Emulat
     return EmulatorError(exc.status, code, message)
 
 
+#: Path prefix of the emulator's own routes, which stay reachable during a network outage.
+EMULATOR_PREFIX = "/_emulator/"
+
+
+@web.middleware
+async def network_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Reset the connection of every request but the emulator's own during an outage.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    if request.path.startswith(EMULATOR_PREFIX) or not context_of(request).faults.in_outage():
+        return await handler(request)
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: closing sends a TCP reset, as a broken network path does, rather
+            # than the orderly close of a server that chose to hang up.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    log.debug("Network outage: resetting the connection of %s %s", request.method, request.path)
+    return _drop_connection(request)
+
+
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Delay, fail or drop service API requests as the fault settings say.
@@ -152,6 +199,10 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     fault = faults.pick(request.path, token_endpoint=token_endpoint)
     if isinstance(fault, EmulatorError):
         raise fault
+    if isinstance(fault, ErrorAfterHandling):
+        # The handler's own refusal (a 4xx) still wins: only a request it accepted gets the 5xx.
+        await handler(request)
+        raise fault.error
     if isinstance(fault, Drop):
         if fault.after_handling:
             await handler(request)
@@ -213,6 +264,7 @@ async def require_workspace(request: web.Request, handler: Handler) -> web.Strea
 MIDDLEWARES = (
     count_requests,
     errors_and_request_id,
+    network_outage,
     inject_faults,
     require_token,
     require_workspace,

@@ -110,6 +110,15 @@ def node_id_for(pipeline_name: str, step_name: str) -> str:
     return hashlib.sha256(f"{pipeline_name}/{step_name}".encode()).hexdigest()[:8]
 
 
+def module_id_for(pipeline_name: str, step_name: str) -> str:
+    """The module id of a step: what the graph's node of the step executes.
+
+    :param pipeline_name: the pipeline.
+    :param step_name: the step.
+    """
+    return f"emulator:{pipeline_name}/{step_name}"
+
+
 def experiment_id_for(name: str) -> str:
     """A stable experiment id for an experiment name.
 
@@ -128,7 +137,7 @@ def graph_entity(graph: GraphRecord, spec: PipelineSpec) -> dict[str, Any]:
     nodes = [
         GraphModuleNode(
             id=node_id_for(spec.name, step.name),
-            module_id=f"emulator:{spec.name}/{step.name}",
+            module_id=module_id_for(spec.name, step.name),
             module_type="None",
             comment=step.name,
         )

@@ -53,8 +53,9 @@ class Runner:
     :param spec_dir: the workspace spec's folder (``{{ spec_dir }}`` in templates).
     :param max_processes: real steps running at once; later ones wait ``Queued``.
     :param kill_grace: seconds between SIGTERM and SIGKILL when killing a step.
-    :param queue_delay: seconds a new run waits ``NotStarted`` before its first step, asked
-        for each run (fault settings change at run time).
+    :param queue_delay: seconds a new run waits ``NotStarted`` before its first step, read
+        again while it waits (fault settings change at run time: lowering the setting
+        releases the runs already waiting).
     """
 
     def __init__(
@@ -144,9 +145,10 @@ class Runner:
     async def _drive(self, run: RunRecord) -> None:
         try:
             spec = self._spec_of(run.graph_id)
-            delay = self._queue_delay()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            loop = asyncio.get_running_loop()
+            queued_at = loop.time()
+            while (left := self._queue_delay() - (loop.time() - queued_at)) > 0:
+                await asyncio.sleep(min(left, 0.2))
             run.status = PipelineRunStatus.RUNNING
             run.start_time = utc_now()
             self._save(run)

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import logging
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,43 @@ class RunService:
             steps=steps,
         )
 
+    def create_run(
+        self,
+        spec: PipelineSpec,
+        graph_id: str,
+        experiment: str,
+        *,
+        run_id: str,
+        parameters: dict[str, str],
+        data_inputs: dict[str, tuple[str, str]],
+        tags: dict[str, str],
+        properties: dict[str, str],
+        run_source: str,
+        continue_on_step_failure: bool = False,
+    ) -> RunRecord:
+        """Start a run of a graph under a caller-chosen id (a v2 job's name) with checked inputs.
+
+        :param spec: the graph's pipeline snapshot.
+        :param graph_id: the graph.
+        :param experiment: a valid experiment name.
+        :param run_id: the run's id; it must not exist yet.
+        :param parameters: parameter values as the service reports them.
+        :param data_inputs: data input name -> ``(datastore, relative path)``.
+        """
+        if run_id in self.state.runs:
+            raise EmulatorError(409, "Conflict", f"A run named '{run_id}' already exists")
+        run = self._new_run(spec, graph_id, experiment)
+        run.id = run_id
+        run.parameters = dict(parameters)
+        run.data_inputs = {n: {"datastore": d, "path": p} for n, (d, p) in data_inputs.items()}
+        run.tags = dict(tags)
+        run.properties = dict(properties)
+        run.run_source = run_source
+        run.continue_on_step_failure = continue_on_step_failure
+        self.state.save_run(run)
+        self.runner.start(run)
+        return run
+
     def create_seed_run(self, spec: PipelineSpec, experiment: str) -> RunRecord:
         """Record a finished run of a spec pipeline, to be published (steps are not executed).
 
@@ -214,6 +252,29 @@ class RunService:
         """
         self.workspace.get_pipeline(pipeline_id)
         return [self.state.runs[r] for r in self.state.run_ids_by_pipeline.get(pipeline_id, [])]
+
+    def listed_runs(
+        self, pipeline_id: str, *, delay_seconds: float, page_size: int, token: str | None
+    ) -> tuple[list[RunRecord], str | None]:
+        """What the runs list of a pipeline shows: the runs old enough to be listed, one page.
+
+        :param pipeline_id: the pipeline.
+        :param delay_seconds: a run is listed only this long after its creation.
+        :param page_size: runs per page; 0 lists every run at once.
+        :param token: the ``$continuationToken`` of the page wanted, if not the first.
+        :return: the runs and the next page's token (``None`` on the last page).
+        :raises EmulatorError: 404 for an unknown pipeline; 400 for a foreign token.
+        """
+        runs = self.runs_of_pipeline(pipeline_id)
+        if delay_seconds > 0:
+            # Runs are kept oldest first, so the listed ones stay a prefix and offsets stay valid.
+            cutoff = datetime.now(timezone.utc) - timedelta(seconds=delay_seconds)
+            runs = [run for run in runs if datetime.fromisoformat(run.created) <= cutoff]
+        offset = _decode_token(token, pipeline_id) if token else 0
+        if page_size <= 0:
+            return runs[offset:], None
+        end = offset + page_size
+        return runs[offset:end], _encode_token(pipeline_id, end) if end < len(runs) else None
 
     async def cancel(self, run_id: str) -> RunRecord:
         """Cancel a run (a no-op for a finished one).

@@ -16,14 +16,17 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import web
 
+from airflow_provider_mlpipelines.api.clouds import CLOUDS
 from airflow_provider_mlpipelines.emulator.app import DISCOVERY_PATH, create_app
 from airflow_provider_mlpipelines.emulator.auth import TokenAuthority
 from airflow_provider_mlpipelines.emulator.datastores import Datastores
 from airflow_provider_mlpipelines.emulator.faults import FaultInjector
 from airflow_provider_mlpipelines.emulator.http import EmulatorContext
+from airflow_provider_mlpipelines.emulator.identities import FederatedCredential
 from airflow_provider_mlpipelines.emulator.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -36,6 +39,7 @@ from airflow_provider_mlpipelines.emulator.service import WorkspaceService
 from airflow_provider_mlpipelines.emulator.state import State
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.tls import ensure_certificates, server_ssl_context
+from airflow_provider_mlpipelines.emulator.v2.setup import attach_v2, seed_jobs
 from airflow_provider_mlpipelines.emulator.workspace import (
     WorkspaceSpec,
     load_workspace,
@@ -48,6 +52,7 @@ SEED_EXPERIMENT = "emulator-seed"
 _SEED_RUNS_KEY = "seed_runs"
 _SEEDED_KEY = "datastores_seeded"
 _SECRET_KEY = "client_secret"
+_MI_SECRET_KEY = "managed_identity_secret"
 
 
 @dataclass
@@ -57,19 +62,34 @@ class EmulatorConfig:
     :param state_dir: folder of everything the emulator keeps.
     :param port: TCP port; 0 picks a free one.
     :param host: address to listen on.
+    :param advertise_url: the base URL clients on other machines use (``https://name[:port]``;
+        the port listened on when it has none); its host is added to the certificate. By
+        default the URL of ``host`` (127.0.0.1 when listening on every address).
     :param workspace: the workspace spec file; the shipped default when ``None``.
     :param token_lifetime: seconds an access token is valid.
     :param max_processes: real steps running at once.
     :param faults: starting fault settings (``FaultSettings`` fields); none by default.
+    :param lro_seconds: how long a v2 long-running operation stays ``InProgress``.
+    :param cloud: the Azure cloud emulated: its audiences are the ones tokens are issued for.
+    :param token_audiences: accepted audiences instead of the cloud's, when not empty.
+    :param managed_identity_client_ids: user-assigned identities of the managed identity
+        endpoint.
+    :param federated_credentials: federated credentials the token endpoint trusts.
     """
 
     state_dir: Path
     port: int = 0
     host: str = "127.0.0.1"
+    advertise_url: str | None = None
     workspace: Path | None = None
     token_lifetime: int = 3600
     max_processes: int = 8
     faults: dict[str, Any] = field(default_factory=dict)
+    lro_seconds: float = 1.0
+    cloud: str = "AzureCloud"
+    token_audiences: tuple[str, ...] = ()
+    managed_identity_client_ids: tuple[str, ...] = ()
+    federated_credentials: tuple[FederatedCredential, ...] = ()
 
 
 class EmulatorServer:
@@ -95,12 +115,14 @@ class EmulatorServer:
         secret = workspace.identity.client_secret or store.get_or_create_meta(
             _SECRET_KEY, lambda: secrets.token_urlsafe(32)
         )
-        tls = ensure_certificates(self.state_dir, self.config.host)
+        advertised = urlsplit(self.config.advertise_url) if self.config.advertise_url else None
+        also = [advertised.hostname] if advertised and advertised.hostname else []
+        tls = ensure_certificates(self.state_dir, self.config.host, also)
         datastores = self._datastores(workspace, store)
         state = State(store)
         state.load()
         sock = _bind(self.config.host, self.config.port)
-        base_url = f"https://{_url_host(self.config.host)}:{sock.getsockname()[1]}"
+        base_url = _base_url(self.config.host, sock.getsockname()[1], advertised)
         urls = Urls(base_url, workspace.identity)
         service = WorkspaceService(workspace, state, datastores)
         faults = FaultInjector(self.config.faults)
@@ -120,8 +142,29 @@ class EmulatorServer:
                 "Marked %d run(s) left in flight by the last emulator as Failed", interrupted
             )
         seed_runs = self._seed_runs(workspace, store, service, runs)
-        authority = TokenAuthority(workspace.identity, secret, store, self.config.token_lifetime)
+        cloud = CLOUDS[self.config.cloud]
+        mi_secret = store.get_or_create_meta(_MI_SECRET_KEY, lambda: secrets.token_urlsafe(24))
+        authority = TokenAuthority(
+            workspace.identity,
+            secret,
+            store,
+            self.config.token_lifetime,
+            audiences=frozenset(self.config.token_audiences) or cloud.audiences,
+            federated=self.config.federated_credentials,
+            managed_identity_client_ids=self.config.managed_identity_client_ids,
+            managed_identity_secret=mi_secret,
+        )
         context = EmulatorContext(service, runs, authority, urls, faults)
+        v2 = attach_v2(
+            context,
+            service,
+            runs,
+            store,
+            cloud,
+            studio_base=f"{base_url}/studio",
+            lro_seconds=self.config.lro_seconds,
+        )
+        v2_jobs = seed_jobs(v2, store)
         await self._serve(create_app(context), sock, tls)
         store.flush()
         self.manifest = build_manifest(
@@ -132,8 +175,14 @@ class EmulatorServer:
             discovery_url=base_url
             + DISCOVERY_PATH.format(workspace_name=workspace.identity.workspace_name),
             pipeline_runs=seed_runs,
+            v2_pipeline_jobs=v2_jobs,
             datastores=datastores.roots,
             state_dir=self.state_dir,
+            cloud=cloud,
+            audiences=authority.audiences,
+            managed_identity_secret=mi_secret,
+            managed_identity_client_ids=self.config.managed_identity_client_ids,
+            federated_credentials=self.config.federated_credentials,
         )
         context.manifest = self.manifest
         write_manifest(self.state_dir, self.manifest)
@@ -192,6 +241,15 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+def _base_url(host: str, port: int, advertised: SplitResult | None) -> str:
+    """The URL clients use: the advertised one (with the bound port unless it names one)."""
+    if advertised is None:
+        return f"https://{_url_host(host)}:{port}"
+    name = str(advertised.hostname)
+    netloc = f"[{name}]" if ":" in name else name
+    return f"https://{netloc}:{advertised.port or port}"
 
 
 def _url_host(host: str) -> str:

@@ -38,6 +38,7 @@ from airflow_provider_mlpipelines.emulator.errors import (
     lookup,
     not_found,
 )
+from airflow_provider_mlpipelines.emulator.publishing import posted_steps
 from airflow_provider_mlpipelines.emulator.records import (
     EndpointRecord,
     GraphRecord,
@@ -127,16 +128,18 @@ class WorkspaceService:
         """Publish a pipeline from a graph, with defaults from the creation info.
 
         :param info: the ``PipelineCreationInfo`` body.
-        :raises EmulatorError: 400 for a missing name or graph, or invalid defaults; 404 for an
-            unknown graph.
+        :raises EmulatorError: 400 for a missing name or graph, invalid defaults or module
+            nodes that are not the source graph's; 404 for an unknown graph.
         """
         name = (info.name or "").strip()
         if not name:
             raise bad_request(
                 f"{_NAME_FIELD} is required to publish a pipeline", "MissingField", _NAME_FIELD
             )
-        source = self._source_graph(info.graph)
+        entity, source = self._source_graph(info.graph)
         spec = self._with_published_defaults(self.spec_of(source.id), name, info)
+        # The posted graph is what gets published: its nodes, not the stored graph's.
+        spec = posted_steps(spec, entity, source.id)
         graph = self.create_graph(spec)
         pipeline = PipelineRecord(
             id=new_id(),
@@ -159,20 +162,20 @@ class WorkspaceService:
         log.info("Published pipeline %s (%s) from graph %s", name, pipeline.id, source.id)
         return pipeline
 
-    def _source_graph(self, graph: Any) -> GraphRecord:
+    def _source_graph(self, graph: Any) -> tuple[GraphEntity, GraphRecord]:
         entity = None if graph is None else parse_object(graph, GraphEntity, _GRAPH_FIELD)
         if entity is None or not entity.id:
             raise bad_request(
                 f"{_GRAPH_ID_FIELD} (an existing graph) is required: publish from a pipeline "
                 "run (GET PipelineRuns/{runId} gives its GraphId, GET Graphs/{GraphId} the "
-                "graph); the emulator's manifest lists such runs under pipeline_runs",
+                "graph), any run: one submitted or one the manifest lists under pipeline_runs",
                 "MissingField",
                 _GRAPH_ID_FIELD,
             )
         record = self.state.graphs.get(entity.id)
         if record is None:
             raise not_found("Graph", entity.id, _GRAPH_ID_FIELD)
-        return record
+        return entity, record
 
     def _with_published_defaults(
         self, spec: PipelineSpec, label: str, info: PipelineCreationInfo
@@ -355,7 +358,7 @@ class WorkspaceService:
         :param endpoint_id: the endpoint.
         :param entity: the whole entity as the client wants it.
         :raises EmulatorError: 404 for an unknown endpoint or pipeline; 400 for an invalid
-            entity; 409 for a taken name or a stale ``Etag``.
+            entity; 409 for a taken name or version label; 412 for a stale ``Etag``.
         """
         endpoint = self.get_endpoint(endpoint_id)
         if entity.id and entity.id != endpoint_id:
@@ -366,10 +369,13 @@ class WorkspaceService:
                 _ID_FIELD,
             )
         if entity.etag and entity.etag != endpoint.etag:
-            raise conflict(
+            # 412, as HTTP has it for a failed precondition: a concurrent writer changed the
+            # endpoint after this client read it, and a PUT of the whole entity would undo that.
+            raise EmulatorError(
+                412,
+                "EtagMismatch",
                 f"PipelineEndpoint '{endpoint.name}' changed since it was read ({_ETAG_FIELD} "
                 f"{entity.etag} is not the current {endpoint.etag}); read it again and retry",
-                "EtagMismatch",
                 _ETAG_FIELD,
             )
         name = _check_endpoint_name(entity.name or endpoint.name)
@@ -407,6 +413,14 @@ class WorkspaceService:
             )
         given_map = dict((v, p) for v, p in given)
         for version, pipeline_id in endpoint.versions:
+            if given_map.get(version) not in (None, pipeline_id):
+                # What two writers that both picked the next free label collide on.
+                raise conflict(
+                    f"Version '{version}' of endpoint '{endpoint.name}' already names pipeline "
+                    f"{pipeline_id}; read the endpoint again and add the next version",
+                    "DuplicateVersion",
+                    _VERSIONS_FIELD,
+                )
             if given_map.get(version) != pipeline_id:
                 raise bad_request(
                     f"Version '{version}' (pipeline {pipeline_id}) of endpoint '{endpoint.name}' "

@@ -24,8 +24,8 @@ from airflow_provider_mlpipelines.emulator.datastores import Datastores
 from airflow_provider_mlpipelines.emulator.errors import bad_request, listing
 from airflow_provider_mlpipelines.emulator.workspace import PipelineSpec
 
-#: Experiment names the service accepts: letters, digits, ``_`` and ``-``, up to 255 chars.
-EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
+#: Experiment names the service accepts: letters, digits, ``_`` and ``-``, up to 256 chars.
+EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
 PARAMETERS_FIELD = wire_key(PipelineSubmissionInfo, "parameter_assignments")
 DATA_PATHS_FIELD = wire_key(PipelineSubmissionInfo, "data_path_assignments")
 DATASETS_FIELD = wire_key(PipelineSubmissionInfo, "dataset_assignments")
@@ -61,7 +61,7 @@ def check_experiment_name(name: Any) -> str:
     if not EXPERIMENT_NAME_RE.match(name):
         raise bad_request(
             f"{EXPERIMENT_FIELD} '{name}' is invalid: use letters, digits, '_' and '-' "
-            "(starting with a letter or digit), at most 255 characters",
+            "(starting with a letter or digit), at most 256 characters",
             "InvalidExperimentName",
             EXPERIMENT_FIELD,
         )

@@ -220,6 +220,21 @@ class EmulatorProcess:
         finally:
             self.set_faults(**{name: earlier[name] for name in settings})
 
+    def network_outage(self, seconds: float) -> float:
+        """Cut the network for ``seconds``, from now; returns the seconds the outage has left.
+
+        Every request but the emulator's own routes (``/_emulator/...``) has its connection
+        reset, token endpoint included, while runs keep executing: unlike :meth:`restart`,
+        which fails the runs in flight. ``network_outage(0)`` ends an outage early.
+
+        :param seconds: how long the outage lasts.
+        """
+        return float(self.set_faults(outage_seconds=seconds)["outage_seconds"])
+
+    def outage_left(self) -> float:
+        """Seconds until the network outage ends (0 when there is none)."""
+        return float(self.admin("GET", "/_emulator/admin/faults")["outage_seconds"])
+
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the emulator's log.
 

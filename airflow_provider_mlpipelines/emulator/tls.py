@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,13 @@ class TlsFiles:
         )
 
 
-def ensure_certificates(folder: Path, host: str) -> TlsFiles:
+def ensure_certificates(folder: Path, host: str, also: Sequence[str] = ()) -> TlsFiles:
     """Create (or reuse) the CA and the server certificate in ``folder``.
 
     :param folder: the state dir.
     :param host: the host the server listens on; added to the certificate's names.
+    :param also: more host names or addresses the certificate must name (the host of an
+        advertised URL, for clients on other machines).
     """
     files = TlsFiles.in_folder(folder)
     if files.ca.exists() and files.ca_key.exists():
@@ -65,7 +68,7 @@ def ensure_certificates(folder: Path, host: str) -> TlsFiles:
         _write_key(files.ca_key, ca_key)
         _write_atomic(files.ca, ca_cert.public_bytes(serialization.Encoding.PEM))
         log.info("Created the emulator CA %s", files.ca)
-    names = _names_for(host)
+    names = _names_for(host, also)
     if not _server_cert_usable(files, ca_cert, names):
         server_key = ec.generate_private_key(ec.SECP256R1())
         cert = _make_server_cert(server_key, ca_cert, ca_key, names)  # type: ignore[arg-type]
@@ -86,10 +89,11 @@ def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
-def _names_for(host: str) -> list[str]:
+def _names_for(host: str, also: Sequence[str] = ()) -> list[str]:
     names = list(DEFAULT_NAMES)
-    if host and host not in names and host not in ("0.0.0.0", "::"):
-        names.append(host)
+    for name in (host, *also):
+        if name and name not in names and name not in ("0.0.0.0", "::"):
+            names.append(name)
     return names
 
 

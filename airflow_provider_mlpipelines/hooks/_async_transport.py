@@ -6,6 +6,12 @@ bounded pool of a few dozen connections, instead of a session, a pool and a TLS 
 trigger. :class:`SessionRegistry` hands the session out and counts its holders; the last
 holder's release closes it. Sessions belong to their loop: a new loop (a restarted triggerer)
 gets a new one.
+
+Requests go through the proxy the environment names (``HTTPS_PROXY``, ``ALL_PROXY``, except
+for ``NO_PROXY`` hosts), as with ``requests`` and azure-identity: a triggerer behind an egress
+proxy reaches the service the way the workers do. The proxy is chosen per request by
+:func:`env_proxy` rather than by ``aiohttp``'s ``trust_env``, which would also read
+``~/.netrc`` and then refuse every request that carries a bearer token.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
 from airflow_provider_mlpipelines.hooks._retry import Action, AttemptOutcome, RetryPolicy
@@ -40,9 +48,40 @@ def outcome_of_aiohttp_error(error: BaseException) -> AttemptOutcome:
 
     if isinstance(error, aiohttp.ClientSSLError):
         return AttemptOutcome(permanent=True)
+    if isinstance(error, aiohttp.ClientHttpProxyError):
+        # The proxy refused the tunnel (CONNECT answered 403, 502...): nothing reached the service.
+        return AttemptOutcome(request_may_have_arrived=False)
     if isinstance(error, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         return AttemptOutcome(request_may_have_arrived=False)
     return AttemptOutcome(request_may_have_arrived=True)
+
+
+def env_proxy(url: str) -> tuple[str | None, tuple[str, str] | None]:
+    """The proxy the environment names for ``url``, and its credentials, or ``(None, None)``.
+
+    ``HTTPS_PROXY`` (or ``HTTP_PROXY`` for an ``http`` URL), else ``ALL_PROXY``, unless
+    ``NO_PROXY`` names the host (with or without the port); lower-case names win, as in
+    ``requests``. Credentials in the proxy URL are returned apart, for ``proxy_auth``.
+
+    :param url: the URL about to be requested.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.netloc):
+        return None, None
+    proxies = getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None, None
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    found = urlsplit(proxy)
+    if found.username is None:
+        return proxy, None
+    host = found.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{found.port}" if found.port else host
+    bare = found._replace(netloc=netloc).geturl()
+    return bare, (unquote(found.username), unquote(found.password or ""))
 
 
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | bool:
@@ -177,10 +216,12 @@ class AsyncTransport:
         tokens: AsyncTokenProvider,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         sessions: SessionRegistry = SHARED_SESSIONS,
+        deadline: float | None = None,
     ) -> None:
         self.settings = settings
         self.tokens = tokens
         self._sleep = sleep
+        self.deadline = deadline
         self._sessions = sessions
         self._session_key = SessionKey.of(settings)
         self._session: Any = None
@@ -197,7 +238,8 @@ class AsyncTransport:
         self, call: Call, *, retries_done: int = 0, policy: RetryPolicy | None = None
     ) -> Reply:
         """Send ``call`` until it succeeds or the policy gives up (see the sync transport)."""
-        attempts = AttemptSequence(call, policy or self.settings.retry_policy, retries_done)
+        policy = call.policy_within(policy or self.settings.retry_policy, self.deadline)
+        attempts = AttemptSequence(call, policy, retries_done)
         token = await self.tokens.token()
         while True:
             reply, outcome, failure = await self._attempt(call, token)
@@ -215,6 +257,7 @@ class AsyncTransport:
     ) -> tuple[Reply | None, AttemptOutcome, BaseException | None]:
         import aiohttp
 
+        proxy, credentials = env_proxy(call.url)
         try:
             async with self.session.request(
                 call.method,
@@ -223,6 +266,8 @@ class AsyncTransport:
                 headers=request_headers(call, token),
                 json=call.body,
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=aiohttp.BasicAuth(*credentials) if credentials else None,
             ) as response:
                 text = await response.text()
                 headers = {key.lower(): value for key, value in response.headers.items()}

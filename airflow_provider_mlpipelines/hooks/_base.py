@@ -29,6 +29,9 @@ class AzureMLPipelinesHookBase(BaseHook):
     :param max_retries: overrides the connection's ``max_retries``.
     :param retry_backoff: overrides the connection's ``retry_backoff_seconds``.
     :param request_timeout: overrides the connection's ``request_timeout_seconds``.
+    :param deadline: epoch seconds by which the caller must be done (a task's
+        ``execution_timeout``): a ``Retry-After`` is waited out in full when it ends before,
+        and fails the call at once, saying so, when it would end after it.
     """
 
     conn_name_attr = "azure_ml_pipelines_conn_id"
@@ -43,12 +46,14 @@ class AzureMLPipelinesHookBase(BaseHook):
         max_retries: int | None = None,
         retry_backoff: float | None = None,
         request_timeout: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         super().__init__()
         self.azure_ml_pipelines_conn_id = azure_ml_pipelines_conn_id
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.request_timeout = request_timeout
+        self.deadline = deadline
 
     def __repr__(self) -> str:
         return (

@@ -49,7 +49,8 @@ def run_call(settings: ConnectionSettings, run_id: str) -> Call:
 
 def cancel_call(settings: ConnectionSettings, run_id: str) -> Call:
     run_id = check_id(run_id, "run_id")
-    return build_call(settings, routes.RUN_CANCEL, quoted(run_id), run_id=run_id)
+    # A cancel often follows the deadline (a timeout, on_kill): it keeps its retries.
+    return build_call(settings, routes.RUN_CANCEL, quoted(run_id), bounded=False, run_id=run_id)
 
 
 def step_statuses_call(settings: ConnectionSettings, run_id: str) -> Call:
@@ -137,7 +138,7 @@ class SubmitDestination:
     :param kind: ``"pipeline"`` or ``"endpoint"``.
     :param object_id: the pipeline or endpoint id.
     :param version: the endpoint version, ``None`` for the default.
-    :param parent_run_id: the parent run of a pipeline submission.
+    :param parent_run_id: the parent run of the new run (``parentRunId``), if any.
     """
 
     kind: str
@@ -150,21 +151,22 @@ class SubmitDestination:
         return cls("pipeline", pipeline_id, parent_run_id=parent_run_id)
 
     @classmethod
-    def endpoint(cls, endpoint_id: str, version: str | None = None) -> SubmitDestination:
-        return cls("endpoint", endpoint_id, version=version)
+    def endpoint(
+        cls, endpoint_id: str, version: str | None = None, parent_run_id: str | None = None
+    ) -> SubmitDestination:
+        return cls("endpoint", endpoint_id, version=version, parent_run_id=parent_run_id)
 
     def call(self, settings: ConnectionSettings, submission: PipelineSubmissionInfo) -> Call:
         """The submission call; not idempotent, but checkable through its submission tag."""
         body = submission.to_json()
+        # Both submit routes take parentRunId in the query (contract sections 2 and 3).
+        parent = {routes.QUERY_PARENT_RUN_ID: self.parent_run_id} if self.parent_run_id else {}
         if self.kind == "pipeline":
-            params = (
-                {routes.QUERY_PARENT_RUN_ID: self.parent_run_id} if self.parent_run_id else None
-            )
             return build_call(
                 settings,
                 routes.PIPELINE_SUBMIT,
                 quoted(self.object_id),
-                params=params,
+                params=parent or None,
                 body=body,
                 idempotent=False,
                 checkable=True,
@@ -175,6 +177,7 @@ class SubmitDestination:
                 settings,
                 routes.ENDPOINT_SUBMIT,
                 quoted(self.object_id),
+                params=parent or None,
                 body=body,
                 idempotent=False,
                 checkable=True,
@@ -185,7 +188,7 @@ class SubmitDestination:
             settings,
             routes.ENDPOINT_SUBMIT_VERSION,
             f"{quoted(self.version)} of {quoted(self.object_id)}",
-            params={routes.QUERY_PIPELINE_VERSION: self.version},
+            params={routes.QUERY_PIPELINE_VERSION: self.version, **parent},
             body=body,
             idempotent=False,
             checkable=True,

@@ -10,13 +10,22 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_mlpipelines._compat import mask_secret
-from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError
+from airflow_provider_mlpipelines.api.clouds import (
+    AZURE_PUBLIC_CLOUD,
+    CLOUDS,
+    DEFAULT_CLOUD,
+    AzureCloud,
+    find_cloud,
+    normalize_region,
+)
+from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError, format_choices
 from airflow_provider_mlpipelines.get_provider_info import CONNECTION_EXTRA_FIELDS
 from airflow_provider_mlpipelines.hooks._retry import (
     DEFAULT_BACKOFF_SECONDS,
@@ -27,8 +36,8 @@ from airflow_provider_mlpipelines.hooks._retry import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STUDIO_URL = "https://ml.azure.com"
-REGIONAL_SERVICE_URL = "https://{region}.api.azureml.ms"
+DEFAULT_STUDIO_URL = AZURE_PUBLIC_CLOUD.studio_url
+DEFAULT_TOKEN_SCOPE = AZURE_PUBLIC_CLOUD.token_scope
 REQUIRED_EXTRAS = ("subscription_id", "resource_group", "workspace_name")
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y", "t"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "off", "n", "f", ""})
@@ -47,6 +56,8 @@ class ConnectionSettings:
     workspace_name: str
     base_url: str
     region: str | None = None
+    cloud: str = DEFAULT_CLOUD
+    token_scope: str = DEFAULT_TOKEN_SCOPE
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -128,22 +139,25 @@ def settings_from_connection(connection: Any) -> ConnectionSettings:
     conn_id = str(getattr(connection, "conn_id", None) or "<unnamed>")
     extras = _extras_of(connection, conn_id)
     required = {key: _require(extras, key, conn_id) for key in REQUIRED_EXTRAS}
-    region = _text(extras.get("region"))
-    base_url = service_base_url(connection.host, connection.port, region, conn_id)
+    cloud = _cloud(extras.get("cloud"), conn_id)
+    region = _region(extras.get("region"), conn_id)
+    base_url = service_base_url(connection.host, connection.port, region, conn_id, cloud)
     client_secret = _text(connection.password)
     mask_secret(client_secret)
     settings = ConnectionSettings(
         conn_id=conn_id,
         base_url=base_url,
         region=region,
+        cloud=cloud.name,
+        token_scope=_scope(extras.get("token_scope"), cloud, conn_id),
         tenant_id=_text(extras.get("tenant_id")),
         client_id=_text(connection.login),
         client_secret=client_secret,
-        authority_host=_authority(extras.get("authority_host"), conn_id),
+        authority_host=_authority(extras.get("authority_host"), cloud, conn_id),
         ca_bundle=_text(extras.get("ca_bundle")),
         managed_identity_client_id=_text(extras.get("managed_identity_client_id")),
         workload_identity=_bool(extras.get("workload_identity"), "workload_identity", conn_id),
-        studio_url=(_text(extras.get("studio_url")) or DEFAULT_STUDIO_URL).rstrip("/"),
+        studio_url=(_text(extras.get("studio_url")) or cloud.studio_url).rstrip("/"),
         max_retries=_optional(extras, "max_retries", _non_negative_int, conn_id),
         retry_backoff_seconds=_optional(
             extras, "retry_backoff_seconds", _non_negative_float, conn_id
@@ -157,17 +171,27 @@ def settings_from_connection(connection: Any) -> ConnectionSettings:
     return settings
 
 
-def service_base_url(host: Any, port: Any, region: str | None, conn_id: str) -> str:
+def service_base_url(
+    host: Any,
+    port: Any,
+    region: str | None,
+    conn_id: str,
+    cloud: AzureCloud = AZURE_PUBLIC_CLOUD,
+) -> str:
     """The service base URL from the connection's host (and port), else from the region.
 
     A host without a scheme gets ``https://``. Plain ``http`` is accepted only for loopback
-    hosts: the bearer token must never cross a network unencrypted.
+    hosts: the bearer token must never cross a network unencrypted. A host (a private-link
+    workspace host, say) is used as given whatever the cloud.
+
+    :param region: a normalised region; with no host, the cloud's regional API host is used.
+    :param cloud: the cloud whose API host pattern applies.
     """
     text = _text(host)
     if text is None:
         if region is None:
             raise _config_error(conn_id, "host", "is required when no region is set")
-        return REGIONAL_SERVICE_URL.format(region=region.strip().lower())
+        return cloud.service_url(region)
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
@@ -231,6 +255,7 @@ def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False
             settings.tenant_id, settings.client_id, settings.client_secret, **options
         )
     if kind == "workload_identity":
+        _check_workload_environment(settings)
         return identity.WorkloadIdentityCredential(
             tenant_id=settings.tenant_id,
             client_id=settings.managed_identity_client_id or settings.client_id,
@@ -243,6 +268,31 @@ def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False
             client_id=settings.managed_identity_client_id, **transport
         )
     return identity.DefaultAzureCredential(**options)
+
+
+def _check_workload_environment(settings: ConnectionSettings) -> None:
+    """Name what a workload identity lacks, in the terms of the pod it runs in.
+
+    The values come from the environment the AKS workload identity webhook sets, at the
+    moment a token is needed (a worker's environment, not the DAG processor's).
+    """
+    missing = []
+    if not os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+        missing.append("AZURE_FEDERATED_TOKEN_FILE (the projected service account token)")
+    if not (
+        settings.managed_identity_client_id
+        or settings.client_id
+        or os.environ.get("AZURE_CLIENT_ID")
+    ):
+        missing.append("a client id (AZURE_CLIENT_ID, or the connection's login)")
+    if not (settings.tenant_id or os.environ.get("AZURE_TENANT_ID")):
+        missing.append("a tenant (AZURE_TENANT_ID, or the tenant_id extra)")
+    if missing:
+        raise _config_error(
+            settings.conn_id,
+            "workload_identity",
+            "is set but this process lacks " + "; ".join(missing),
+        )
 
 
 def _quiet_azure_http_logging() -> None:
@@ -294,10 +344,49 @@ def _require(extras: Mapping[str, Any], key: str, conn_id: str) -> str:
     return value
 
 
-def _authority(value: Any, conn_id: str) -> str | None:
+def _cloud(value: Any, conn_id: str) -> AzureCloud:
+    name = _text(value)
+    if name is None:
+        return AZURE_PUBLIC_CLOUD
+    cloud = find_cloud(name)
+    if cloud is None:
+        raise _config_error(
+            conn_id, "cloud", f"{name!r} is not one of {format_choices(sorted(CLOUDS))}"
+        )
+    return cloud
+
+
+def _region(value: Any, conn_id: str) -> str | None:
     text = _text(value)
     if text is None:
         return None
+    region = normalize_region(text)
+    if region is None:
+        raise _config_error(
+            conn_id, "region", f"{text!r} is not a region name such as 'westeurope'"
+        )
+    return region
+
+
+def _scope(value: Any, cloud: AzureCloud, conn_id: str) -> str:
+    text = _text(value)
+    if text is None:
+        return cloud.token_scope
+    # Client-credential flows take exactly one resource scope (Entra ID's AADSTS1002012).
+    if " " in text or not text.startswith("https://") or not text.endswith("/.default"):
+        raise _config_error(
+            conn_id,
+            "token_scope",
+            f"{text!r} is not one resource scope such as {cloud.token_scope!r}",
+        )
+    return text
+
+
+def _authority(value: Any, cloud: AzureCloud, conn_id: str) -> str | None:
+    text = _text(value)
+    if text is None:
+        # azure-identity defaults to the public cloud's authority; any other cloud needs its own.
+        return None if cloud is AZURE_PUBLIC_CLOUD else cloud.authority_host
     if "://" not in text:
         text = "https://" + text
     if not text.startswith("https://"):
@@ -366,6 +455,7 @@ def _config_error(conn_id: str, field_name: str, problem: str) -> AzureMLConnect
 
 __all__ = [
     "DEFAULT_STUDIO_URL",
+    "DEFAULT_TOKEN_SCOPE",
     "ConnectionSettings",
     "build_credential",
     "is_loopback",

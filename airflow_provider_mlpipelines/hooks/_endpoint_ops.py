@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import random
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_provider_mlpipelines.api import routes
@@ -12,7 +15,11 @@ from airflow_provider_mlpipelines.api.models import (
     PublishedPipeline,
 )
 from airflow_provider_mlpipelines.api.status import EntityStatus
-from airflow_provider_mlpipelines.exceptions import AzureMLNotFoundError
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLConflictError,
+    AzureMLNotFoundError,
+    AzureMLServerError,
+)
 from airflow_provider_mlpipelines.hooks import _calls, _endpoints
 from airflow_provider_mlpipelines.hooks._base import (
     active_only_query,
@@ -21,17 +28,27 @@ from airflow_provider_mlpipelines.hooks._base import (
     quoted,
 )
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
+from airflow_provider_mlpipelines.hooks._endpoints import EndpointUpdate
 from airflow_provider_mlpipelines.hooks._transport import Call, Reply
+
+log = logging.getLogger(__name__)
+
+#: How many times an endpoint update reads, changes and writes before giving up, when other
+#: writers keep changing the endpoint in between (412) or the answer to a write was lost.
+MAX_ENDPOINT_UPDATE_ATTEMPTS = 8
+#: Statuses after which a write may have taken effect although it failed.
+_MAYBE_WRITTEN_STATUSES = frozenset({None, 500, 502, 504})
 
 
 class PipelineEndpointOperations:
     """Create, read and change pipeline endpoints: one fixed URL in front of many versions.
 
     Mixed into :class:`~airflow_provider_mlpipelines.hooks.azure_ml_pipelines.AzureMLPipelinesHook`,
-    which provides ``settings``, ``_call`` and ``_send``.
+    which provides ``settings``, ``sleep``, ``_call`` and ``_send``.
     """
 
     settings: ConnectionSettings
+    sleep: Callable[[float], None]
 
     def _call(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Call:
         raise NotImplementedError
@@ -105,9 +122,63 @@ class PipelineEndpointOperations:
         :param pipeline_id: the published pipeline to add.
         :param set_default: make its version the endpoint's default.
         """
-        raw = self._endpoint_json(endpoint_id, None)
-        change = _endpoints.add_pipeline(raw, check_id(pipeline_id, "pipeline_id"), set_default)
-        return self._put_endpoint(endpoint_id, raw, change)
+        return self.add_pipeline_version(endpoint_id, pipeline_id, set_default=set_default).endpoint
+
+    def add_pipeline_version(
+        self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
+    ) -> EndpointUpdate:
+        """Like :meth:`add_pipeline_to_endpoint`, and say which default version it replaced.
+
+        Safe against concurrent writers: a write refused because the endpoint changed since it
+        was read (412) is redone on a fresh read, so two callers adding different pipelines
+        both get a version of their own.
+
+        :param endpoint_id: the endpoint.
+        :param pipeline_id: the published pipeline to add.
+        :param set_default: make its version the endpoint's default.
+        """
+        pipeline_id = check_id(pipeline_id, "pipeline_id")
+        return self._update_endpoint(
+            endpoint_id, lambda raw: _endpoints.add_pipeline(raw, pipeline_id, set_default)
+        )
+
+    def ensure_pipeline_in_endpoint(
+        self,
+        name: str,
+        pipeline_id: str,
+        *,
+        description: str | None = None,
+        set_default: bool = True,
+    ) -> EndpointUpdate:
+        """Put ``pipeline_id`` behind the endpoint ``name``, creating the endpoint if needed.
+
+        When another caller creates the endpoint between the lookup and the creation (409),
+        the pipeline is added to that endpoint instead.
+
+        :param name: the endpoint's name.
+        :param pipeline_id: the published pipeline.
+        :param description: the description of an endpoint created here.
+        :param set_default: make the pipeline's version the default of an existing endpoint.
+        """
+        endpoint = self.find_pipeline_endpoint(name)
+        if endpoint is None:
+            try:
+                created = self.create_pipeline_endpoint(name, pipeline_id, description)
+            except AzureMLServerError as exc:
+                if exc.status_code not in _MAYBE_WRITTEN_STATUSES:
+                    raise
+                # The answer was lost: the endpoint may exist now; the add below is a no-op
+                # for a pipeline that it already lists.
+                endpoint = self.find_pipeline_endpoint(name)
+                if endpoint is None:
+                    raise
+            except AzureMLConflictError:
+                log.info("Endpoint %r was created concurrently; adding to it", name)
+                endpoint = self.get_pipeline_endpoint(name=name)
+            else:
+                log.info("Created pipeline endpoint %s (%s)", name, created.id)
+                return EndpointUpdate(created, changed=True)
+        return self.add_pipeline_version(endpoint.id, pipeline_id, set_default=set_default)
 
     def set_pipeline_endpoint_default_version(
         self, endpoint_id: str, version: str
@@ -119,8 +190,16 @@ class PipelineEndpointOperations:
         :raises AzureMLInvalidInputError: the version does not exist (the message lists those
             that do).
         """
-        raw = self._endpoint_json(endpoint_id, None)
-        return self._put_endpoint(endpoint_id, raw, _endpoints.set_default(raw, version))
+        return self.change_default_version(endpoint_id, version).endpoint
+
+    def change_default_version(self, endpoint_id: str, version: str) -> EndpointUpdate:
+        """Like :meth:`set_pipeline_endpoint_default_version`, and say which default it replaced.
+
+        :param endpoint_id: the endpoint.
+        :param version: one of its versions.
+        :raises AzureMLInvalidInputError: the version does not exist.
+        """
+        return self._update_endpoint(endpoint_id, lambda raw: _endpoints.set_default(raw, version))
 
     def set_pipeline_endpoint_status(
         self, endpoint_id: str, status: EntityStatus | str
@@ -131,8 +210,9 @@ class PipelineEndpointOperations:
         :param status: ``Active`` or ``Disabled`` (name, code or :class:`EntityStatus`).
         """
         wanted = entity_status(status)
-        raw = self._endpoint_json(endpoint_id, None)
-        return self._put_endpoint(endpoint_id, raw, _endpoints.set_status(raw, wanted))
+        return self._update_endpoint(
+            endpoint_id, lambda raw: _endpoints.set_status(raw, wanted)
+        ).endpoint
 
     def list_pipeline_endpoint_versions(self, endpoint_id: str) -> list[PipelineVersion]:
         """The endpoint's versions and the pipelines behind them.
@@ -160,17 +240,83 @@ class PipelineEndpointOperations:
 
     def _endpoint_json(self, endpoint_id: str | None, name: str | None) -> Any:
         call = _calls.endpoint_get_call(self.settings, endpoint_id, name)
-        return self._send(call).json()
+        raw = self._send(call).json()
+        return raw if name is None else _endpoints.endpoint_by_name(raw, name)
+
+    def _update_endpoint(
+        self,
+        endpoint_id: str,
+        change_of: Callable[[Mapping[str, Any]], _endpoints.EndpointChange],
+    ) -> EndpointUpdate:
+        """Read the endpoint, apply ``change_of`` and write it, until a write sticks.
+
+        The write carries the ``Etag`` that was read, so a concurrent change makes it fail
+        (412) instead of being overwritten; the change is then recomputed on a fresh read. A
+        write whose answer was lost is never resent as it was (its ``Etag`` may be stale and
+        its change may be in place): the endpoint is read again and the change recomputed.
+        """
+        endpoint_id = check_id(endpoint_id, "endpoint_id")
+        maybe_written: PipelineEndpoint | None = None
+        last_error: AzureMLConflictError | None = None
+        for attempt in range(1, MAX_ENDPOINT_UPDATE_ATTEMPTS + 1):
+            raw = self._endpoint_json(endpoint_id, None)
+            before = PipelineEndpoint.from_json(raw)
+            change = change_of(raw)
+            if not change.changed:
+                if maybe_written is None:
+                    return EndpointUpdate(change.endpoint, changed=False)
+                # The write whose answer was lost took effect.
+                replaced = _endpoints.replaced_default(maybe_written, change.endpoint)
+                return EndpointUpdate(change.endpoint, True, replaced)
+            try:
+                written = self._put_endpoint(endpoint_id, raw, change)
+            except AzureMLConflictError as exc:
+                last_error = exc
+                log.info(
+                    "Endpoint %s changed while it was updated (%s), attempt %d of %d; "
+                    "reading it again",
+                    endpoint_id,
+                    exc.code or exc.status_code,
+                    attempt,
+                    MAX_ENDPOINT_UPDATE_ATTEMPTS,
+                )
+                # A little jitter, so that writers that collided do not collide again.
+                self.sleep(random.uniform(0.0, 0.05 * attempt))
+                continue
+            except AzureMLServerError as exc:
+                if exc.status_code not in _MAYBE_WRITTEN_STATUSES:
+                    raise
+                log.warning(
+                    "Endpoint %s: the answer to the update was lost (%s); reading it again to "
+                    "see whether the change is in place",
+                    endpoint_id,
+                    exc,
+                )
+                maybe_written = before
+                continue
+            return EndpointUpdate(written, True, _endpoints.replaced_default(before, written))
+        raise AzureMLConflictError(
+            "update endpoint",
+            quoted(endpoint_id),
+            status_code=last_error.status_code if last_error else None,
+            code=last_error.code if last_error else None,
+            message=(
+                f"the endpoint kept changing or the answers kept getting lost; gave up after "
+                f"{MAX_ENDPOINT_UPDATE_ATTEMPTS} attempts"
+                + (f" (last: {last_error.service_message})" if last_error else "")
+            ),
+        )
 
     def _put_endpoint(
         self, endpoint_id: str, raw: Any, change: _endpoints.EndpointChange
     ) -> PipelineEndpoint:
-        if not change.changed:
-            return change.endpoint
+        # Not idempotent for the transport: resending the same body after a lost answer would
+        # carry a stale Etag; _update_endpoint re-reads instead.
         call = self._call(
             routes.ENDPOINT_UPDATE,
             f"{quoted(endpoint_id)} ({change.description})",
             body=_endpoints.update_body(raw, change.endpoint),
+            idempotent=False,
             endpoint_id=endpoint_id,
         )
         return PipelineEndpoint.from_json(self._send(call).json())

@@ -12,7 +12,11 @@ from typing import Any
 
 from airflow_provider_mlpipelines.api.models import PipelineEndpoint, PipelineVersion
 from airflow_provider_mlpipelines.api.status import EntityStatus
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLInvalidInputError,
+    AzureMLNotFoundError,
+    format_choices,
+)
 
 FIRST_VERSION = "0"
 
@@ -24,6 +28,49 @@ class EndpointChange:
     endpoint: PipelineEndpoint
     changed: bool
     description: str
+
+
+@dataclass(frozen=True)
+class EndpointUpdate:
+    """What a read-modify-write of an endpoint did.
+
+    :param endpoint: the endpoint afterwards.
+    :param changed: whether this call wrote a change (``False``: it was in place already).
+    :param replaced_default: the default version this call replaced, or ``None`` when the
+        default did not change; a rollback target is only ever this value, so it can never
+        name the version that is the default now.
+    """
+
+    endpoint: PipelineEndpoint
+    changed: bool
+    replaced_default: str | None = None
+
+
+def replaced_default(before: PipelineEndpoint, after: PipelineEndpoint) -> str | None:
+    """The default version ``after`` replaced, or ``None`` if the default stayed the same."""
+    if before.default_version and before.default_version != after.default_version:
+        return before.default_version
+    return None
+
+
+def endpoint_by_name(raw: Any, name: str) -> Mapping[str, Any]:
+    """The body of a lookup by name, or :class:`AzureMLNotFoundError` when it holds none.
+
+    A lookup of an unknown name may be answered with 200 and an empty body instead of 404;
+    either means "no such endpoint", never an endpoint without an id.
+
+    :param raw: the parsed body of ``GET PipelineEndpoints/Name?Name=``.
+    :param name: the name looked up.
+    """
+    if isinstance(raw, Mapping) and raw and PipelineEndpoint.from_json(raw).id:
+        return raw
+    raise AzureMLNotFoundError(
+        "get endpoint",
+        f"named {name!r}",
+        status_code=200,
+        code="NotFound",
+        message=f"no endpoint named {name!r} (the service answered with an empty body)",
+    )
 
 
 def add_pipeline(raw: Mapping[str, Any], pipeline_id: str, set_default: bool) -> EndpointChange:

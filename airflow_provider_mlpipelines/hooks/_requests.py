@@ -6,6 +6,7 @@ Nothing here performs I/O. Field names come from :mod:`airflow_provider_mlpipeli
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -27,6 +28,12 @@ from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, i
 
 #: Tag that identifies one submission, so that an ambiguous failure can be resolved by lookup.
 SUBMISSION_ID_TAG = "airflow.submission_id"
+#: How long a new run may take to appear in its pipeline's runs list: the list is not
+#: guaranteed to be consistent at once, so a run looked for and not found is looked for again
+#: until this long after it would have been created.
+RUNS_LIST_LAG_SECONDS = 10.0
+#: Seconds between two looks at a runs list that may not show a new run yet.
+RELIST_INTERVAL_SECONDS = 2.0
 
 _DATA_PATH_SHAPES = (
     "{'datastore': <name>, 'path': <relative path>} or "
@@ -37,6 +44,13 @@ _DATASET_SHAPES = (
     + ", ".join(sorted(DatasetValue.wire_keys()))
 )
 _BOOL_WORDS = {"true": True, "false": False}
+# The service's rule, as its own error message states it: "Experiment name must be 1-256
+# characters, start with a letter or a number, and can only contain letters, numbers,
+# underscores, and dashes." (quoted in github.com/microsoft/dstoolkit-mlops-v2/pull/180 and
+# github.com/dotnet/machinelearning-modelbuilder/issues/1773, where a non-ASCII name was
+# refused). The SDK's Experiment class documents a stricter 3-36 characters, which pipeline
+# submissions are not held to (github.com/Azure/azure-sdk-for-python/issues/11368).
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,10 +81,8 @@ def build_submission(
     :raises AzureMLInvalidInputError: a value has a shape the service cannot take; the
         message names the key and the accepted shapes.
     """
-    if not isinstance(experiment_name, str) or not experiment_name.strip():
-        raise AzureMLInvalidInputError("experiment_name must be a non-empty string")
     return PipelineSubmissionInfo(
-        experiment_name=experiment_name.strip(),
+        experiment_name=check_experiment_name(experiment_name),
         description=description,
         parameter_assignments=_parameter_strings(parameters),
         data_path_assignments=_mapped(data_path_assignments, data_path_json),
@@ -78,6 +90,24 @@ def build_submission(
         continue_run_on_step_failure=continue_on_step_failure,
         tags=_tag_strings(tags),
     )
+
+
+def check_experiment_name(name: Any) -> str:
+    """``name`` stripped, if the service takes it as an experiment name; else a clear error.
+
+    :param name: the experiment name.
+    :raises AzureMLInvalidInputError: not a string, or breaks the service's naming rule.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise AzureMLInvalidInputError(f"experiment_name must be a non-empty string, got {name!r}")
+    name = name.strip()
+    if not _EXPERIMENT_NAME.fullmatch(name):
+        raise AzureMLInvalidInputError(
+            f"experiment_name {name!r} is not a valid experiment name: use 1-256 characters, "
+            "letters (a-z, A-Z), digits, '_' and '-' only, starting with a letter or a digit "
+            "(e.g. 'housing-scoring')"
+        )
+    return name
 
 
 def parameter_string(name: str, value: Any) -> str:
@@ -152,6 +182,11 @@ def _parameter_strings(values: Mapping[str, Any] | None) -> dict[str, str] | Non
 def _mapped(values: Mapping[str, Any] | None, convert: Any) -> dict[str, Any] | None:
     if values is None:
         return None
+    if not isinstance(values, Mapping):
+        kind = "data_path_assignments" if convert is data_path_json else "dataset_assignments"
+        raise AzureMLInvalidInputError(
+            f"{kind} must be a dict of input name -> value, got {type(values).__name__}"
+        )
     return {_key(name, "input"): convert(name, value) for name, value in values.items()}
 
 
@@ -275,6 +310,31 @@ def with_submission_id(submission: PipelineSubmissionInfo) -> tuple[PipelineSubm
 def find_submitted_run(runs: Iterable[PipelineRun], submission_id: str) -> PipelineRun | None:
     """The run that carries ``submission_id`` in its tags, if any."""
     return next((run for run in runs if run.tags.get(SUBMISSION_ID_TAG) == submission_id), None)
+
+
+def runs_page(data: Any) -> tuple[list[Any], str | None]:
+    """The run entities of one runs-list answer, and the next page's token if there is one.
+
+    The contract documents a bare array, which is complete. A paged answer,
+    ``{"value": [...], "continuationToken": ...}`` as run history pages (either casing), is
+    read too, so that a service that pages is followed to its last page, not cut at the first.
+
+    :param data: the parsed answer.
+    :raises ValueError: neither shape.
+    """
+    if data is None:
+        return [], None
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, Mapping):
+        items = data.get("value", data.get("Value"))
+        token = data.get("continuationToken", data.get("ContinuationToken"))
+        if isinstance(items, list) and (token is None or isinstance(token, str)):
+            return items, token or None
+    raise ValueError(
+        "the runs list is neither an array of runs nor a page "
+        f'{{"value": [...], "continuationToken": ...}}; got {type(data).__name__}'
+    )
 
 
 # --------------------------------------------------------------------------------------------

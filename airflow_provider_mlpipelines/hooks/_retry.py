@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from enum import Enum
@@ -45,10 +45,13 @@ class Decision:
     :param wait: seconds to sleep before the next attempt (``RETRY``), or before resending
         after a submission was looked for and not found (``CHECK_SUBMISSION``); ``None`` with
         ``CHECK_SUBMISSION`` means no retry is left: fail if the submission is not found.
+    :param reason: why no retry is left when that is not just the retry count (the wait
+        would end after the deadline), for the error message.
     """
 
     action: Action
     wait: float | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,13 @@ class RetryPolicy:
 
     :param max_retries: retries after the first attempt (0 disables retrying).
     :param backoff: the first backoff in seconds, doubled on each retry.
-    :param max_backoff: cap of one wait, also applied to ``Retry-After``.
+    :param max_backoff: cap of one wait of our own backoff. A ``Retry-After`` is not cut to
+        it: the service's own ask is waited out in full, up to ``deadline``.
     :param random_fraction: source of jitter in [0, 1); replaceable for deterministic tests.
-    :param clock: wall clock used to read an HTTP-date ``Retry-After``.
+    :param clock: wall clock used to read an HTTP-date ``Retry-After`` and the deadline.
+    :param deadline: epoch seconds by which the caller must be done (e.g. the task's
+        ``execution_timeout``); a wait that would end later is not started, the call fails
+        saying so. ``None``: no deadline, every ``Retry-After`` is waited out.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -90,6 +97,7 @@ class RetryPolicy:
     max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS
     random_fraction: Callable[[], float] = field(default=random.random, compare=False)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+    deadline: float | None = None
 
     def wait_before_retry(self, retries_done: int, retry_after: str | None = None) -> float | None:
         """Seconds to wait before retry number ``retries_done + 1``, or ``None`` to give up.
@@ -97,13 +105,44 @@ class RetryPolicy:
         :param retries_done: how many retries were already made (0 after the first attempt).
         :param retry_after: the ``Retry-After`` header of the last response, if any.
         """
+        return self.plan_wait(retries_done, retry_after)[0]
+
+    def plan_wait(
+        self, retries_done: int, retry_after: str | None = None
+    ) -> tuple[float | None, str | None]:
+        """The wait before the next retry, or ``None`` and why not (when not the retry count).
+
+        :param retries_done: how many retries were already made (0 after the first attempt).
+        :param retry_after: the ``Retry-After`` header of the last response, if any.
+        """
         if retries_done >= self.max_retries:
-            return None
-        advised = parse_retry_after(retry_after, now=self.clock())
-        if advised is not None:
-            return min(advised, self.max_backoff)
-        ceiling = min(self.max_backoff, self.backoff * (2**retries_done))
-        return ceiling * self.random_fraction()
+            return None, None
+        now = self.clock()
+        advised = parse_retry_after(retry_after, now=now)
+        if advised is None:
+            ceiling = min(self.max_backoff, self.backoff * (2**retries_done))
+            wait = ceiling * self.random_fraction()
+        else:
+            # Waiting less than the service asked only earns another refusal.
+            wait = advised
+        if self.deadline is None or now + wait <= self.deadline:
+            return wait, None
+        left = max(0.0, self.deadline - now)
+        if advised is None:
+            return None, f"the next retry ({wait:.1f} s) would start after the deadline"
+        return None, (
+            f"the service asked to retry after {advised:g} s, beyond the task's deadline "
+            f"({left:.0f} s left)"
+        )
+
+    def until(self, deadline: float | None) -> RetryPolicy:
+        """This policy with ``deadline`` (the earlier one when both have one).
+
+        :param deadline: epoch seconds, or ``None`` to keep the policy as it is.
+        """
+        if deadline is None or (self.deadline is not None and self.deadline <= deadline):
+            return self
+        return replace(self, deadline=deadline)
 
     def decide(
         self,
@@ -129,11 +168,13 @@ class RetryPolicy:
             return Decision(Action.FAIL if token_renewed else Action.RENEW_TOKEN)
         if not self._retryable(outcome):
             return Decision(Action.FAIL)
-        wait = self.wait_before_retry(retries_done, outcome.retry_after)
-        if idempotent or not is_ambiguous(outcome):
-            return Decision(Action.FAIL) if wait is None else Decision(Action.RETRY, wait)
+        wait, reason = self.plan_wait(retries_done, outcome.retry_after)
+        if idempotent or not is_ambiguous(outcome, submission=can_check_submission):
+            if wait is None:
+                return Decision(Action.FAIL, reason=reason)
+            return Decision(Action.RETRY, wait)
         if can_check_submission:
-            return Decision(Action.CHECK_SUBMISSION, wait)
+            return Decision(Action.CHECK_SUBMISSION, wait, reason)
         return Decision(Action.FAIL)
 
     @staticmethod
@@ -143,10 +184,18 @@ class RetryPolicy:
         return outcome.status in RETRYABLE_STATUSES
 
 
-def is_ambiguous(outcome: AttemptOutcome) -> bool:
-    """Whether the request may have taken effect although the attempt failed."""
+def is_ambiguous(outcome: AttemptOutcome, *, submission: bool = False) -> bool:
+    """Whether the request may have taken effect although the attempt failed.
+
+    :param outcome: what the attempt produced.
+    :param submission: the request submits a run that can be looked up: then only an answer
+        that proves the refusal (a 4xx, 429 included) is unambiguous. A 503 is not proof: a
+        gateway may answer it after the service took the request and created the run.
+    """
     if outcome.connection_failed:
         return outcome.request_may_have_arrived
+    if submission:
+        return not 400 <= (outcome.status or 0) < 500
     return outcome.status not in UNPROCESSED_STATUSES
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mlpipelines._compat import mask_secret
-from airflow_provider_mlpipelines.api.routes import ARM_SCOPE
 from airflow_provider_mlpipelines.exceptions import AzureMLAuthenticationError
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, build_credential
 
@@ -122,11 +121,12 @@ class TokenKey:
     secret_fingerprint: str | None = None
 
     @classmethod
-    def of(cls, settings: ConnectionSettings, scope: str = ARM_SCOPE) -> TokenKey:
+    def of(cls, settings: ConnectionSettings, scope: str | None = None) -> TokenKey:
         """The key of a connection's tokens for ``scope``.
 
         :param settings: the connection settings.
-        :param scope: the OAuth scope the tokens are for.
+        :param scope: the OAuth scope the tokens are for; the connection's ``token_scope``
+            (its cloud's resource manager scope unless overridden) when ``None``.
         """
         kind = settings.credential_kind
         client_id = settings.client_id
@@ -138,7 +138,7 @@ class TokenKey:
             tenant_id=settings.tenant_id,
             client_id=client_id,
             authority_host=settings.authority_host,
-            scope=scope,
+            scope=scope or settings.token_scope,
             secret_fingerprint=secret_fingerprint(settings.client_secret),
         )
 
@@ -347,11 +347,13 @@ class SyncTokenProvider(_SharedTokenHolder):
         self._release()
 
     def _acquire(self) -> str:
-        if self._credential is None:
-            self._credential = self._factory(self._settings)
         started = self._cache.now()
         try:
-            access_token = self._credential.get_token(ARM_SCOPE)
+            # Inside the try: azure-identity refuses to build a credential whose environment
+            # is incomplete (no AZURE_FEDERATED_TOKEN_FILE...), and that is an auth failure too.
+            if self._credential is None:
+                self._credential = self._factory(self._settings)
+            access_token = self._credential.get_token(self._settings.token_scope)
         except Exception as exc:
             raise credential_error(self._settings, exc) from None
         return self._store(access_token, started)
@@ -414,11 +416,11 @@ class AsyncTokenProvider(_SharedTokenHolder):
         self._release()
 
     async def _acquire(self) -> str:
-        if self._credential is None:
-            self._credential = self._factory(self._settings)
         started = self._cache.now()
         try:
-            access_token = await self._credential.get_token(ARM_SCOPE)
+            if self._credential is None:
+                self._credential = self._factory(self._settings)
+            access_token = await self._credential.get_token(self._settings.token_scope)
         except Exception as exc:
             raise credential_error(self._settings, exc) from None
         return self._store(access_token, started)

@@ -44,6 +44,8 @@ class Call:
     :param idempotent: whether resending it cannot cause a second effect.
     :param checkable: whether an ambiguous failure can be resolved by looking for its effect
         (tagged submissions); the transport then raises :class:`AmbiguousAttempt`.
+    :param bounded: whether the caller's deadline limits its retries; ``False`` for cleanup
+        that must still be done once the deadline has passed (canceling a run).
     """
 
     operation: Operation
@@ -54,6 +56,11 @@ class Call:
     body: Any = None
     idempotent: bool = True
     checkable: bool = False
+    bounded: bool = True
+
+    def policy_within(self, policy: RetryPolicy, deadline: float | None) -> RetryPolicy:
+        """``policy`` limited by ``deadline``, unless this call is not bounded by it."""
+        return policy.until(deadline) if self.bounded else policy
 
 
 def build_call(
@@ -66,6 +73,7 @@ def build_call(
     body: Any = None,
     idempotent: bool = True,
     checkable: bool = False,
+    bounded: bool = True,
     **values: str,
 ) -> Call:
     """A :class:`Call` for ``route`` in the connection's workspace.
@@ -85,6 +93,7 @@ def build_call(
         body=body,
         idempotent=idempotent,
         checkable=checkable,
+        bounded=bounded,
     )
 
 
@@ -156,6 +165,9 @@ def outcome_of_requests_error(error: Exception) -> AttemptOutcome:
 
     if isinstance(error, requests.exceptions.SSLError):
         return AttemptOutcome(permanent=True)
+    if isinstance(error, requests.exceptions.ProxyError):
+        # The proxy could not be reached or refused the tunnel: nothing reached the service.
+        return AttemptOutcome(request_may_have_arrived=False)
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return AttemptOutcome(request_may_have_arrived=False)
     if isinstance(error, requests.exceptions.ConnectionError):
@@ -205,6 +217,8 @@ class AttemptSequence:
             self.token_renewed = True
             return decision
         error = _error(self.call, reply, failure)
+        if decision.reason:
+            error = with_reason(error, decision.reason)
         if decision.action is Action.CHECK_SUBMISSION:
             raise AmbiguousAttempt(self.retries_done, decision.wait, error)
         if decision.action is not Action.RETRY or decision.wait is None:
@@ -227,6 +241,8 @@ class SyncTransport:
     :param tokens: the token provider.
     :param session: the session to send with.
     :param sleep: how to wait between attempts.
+    :param deadline: epoch seconds by which every call must be done (see
+        :class:`~airflow_provider_mlpipelines.hooks._retry.RetryPolicy`); ``None``: none.
     """
 
     def __init__(
@@ -235,11 +251,13 @@ class SyncTransport:
         tokens: SyncTokenProvider,
         session: Any,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
     ) -> None:
         self.settings = settings
         self.tokens = tokens
         self.session = session
         self._sleep = sleep
+        self.deadline = deadline
 
     def execute(
         self, call: Call, *, retries_done: int = 0, policy: RetryPolicy | None = None
@@ -252,7 +270,8 @@ class SyncTransport:
         :raises AzureMLServiceError: the mapped error of the last attempt.
         :raises AmbiguousAttempt: a checkable call failed ambiguously.
         """
-        attempts = AttemptSequence(call, policy or self.settings.retry_policy, retries_done)
+        policy = call.policy_within(policy or self.settings.retry_policy, self.deadline)
+        attempts = AttemptSequence(call, policy, retries_done)
         token = self.tokens.token()
         while True:
             reply, outcome, failure = self._attempt(call, token)
@@ -297,6 +316,23 @@ def request_headers(call: Call, token: str) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {token}", "Accept": JSON_CONTENT_TYPE}
     headers.update(call.headers or {})
     return headers
+
+
+def with_reason(error: AzureMLServiceError, reason: str) -> AzureMLServiceError:
+    """``error`` (same class) with ``reason`` added to its message.
+
+    :param error: the mapped error of the last attempt.
+    :param reason: why it was not retried, e.g. the service asked for a wait beyond the deadline.
+    """
+    message = f"{error.service_message}; {reason}" if error.service_message else reason
+    return type(error)(
+        error.operation,
+        error.resource,
+        status_code=error.status_code,
+        code=error.code,
+        message=message,
+        correlation_id=error.correlation_id,
+    )
 
 
 def _error(call: Call, reply: Reply | None, failure: BaseException | None) -> AzureMLServiceError:

@@ -22,7 +22,6 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineCreationInfo,
     PipelineInterface,
     PipelineRun,
-    PipelineSubmissionInfo,
     PublishedPipeline,
     StepStatus,
 )
@@ -32,7 +31,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLPipelinesError,
 )
 from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIOUR
-from airflow_provider_mlpipelines.hooks import _calls, _requests
+from airflow_provider_mlpipelines.hooks import _calls
 from airflow_provider_mlpipelines.hooks._async_hook import AzureMLPipelinesAsyncHook
 from airflow_provider_mlpipelines.hooks._base import (
     AzureMLPipelinesHookBase,
@@ -46,6 +45,14 @@ from airflow_provider_mlpipelines.hooks._base import (
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
 from airflow_provider_mlpipelines.hooks._diagnostics import connection_test_result
 from airflow_provider_mlpipelines.hooks._endpoint_ops import PipelineEndpointOperations
+from airflow_provider_mlpipelines.hooks._publishing import (
+    SOURCE_RUN_PROPERTY,
+    choose_existing,
+    describe_source,
+    existing_pipelines,
+    newest,
+    source_properties,
+)
 from airflow_provider_mlpipelines.hooks._reports import (
     FailedStep,
     failed_steps,
@@ -54,9 +61,9 @@ from airflow_provider_mlpipelines.hooks._reports import (
     tail_lines,
 )
 from airflow_provider_mlpipelines.hooks._retry import RetryPolicy
+from airflow_provider_mlpipelines.hooks._submissions import RunSubmissions
 from airflow_provider_mlpipelines.hooks._tokens import SyncTokenProvider
 from airflow_provider_mlpipelines.hooks._transport import (
-    AmbiguousAttempt,
     Call,
     Reply,
     SyncTransport,
@@ -68,7 +75,7 @@ log = logging.getLogger(__name__)
 __all__ = ["AzureMLPipelinesAsyncHook", "AzureMLPipelinesHook"]
 
 
-class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase):
+class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPipelinesHookBase):
     """Publish pipelines, manage pipeline endpoints, submit runs and read their state.
 
     Every method makes authenticated REST calls with one pooled ``requests.Session``; failed
@@ -78,6 +85,8 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
     :param max_retries: overrides the connection's ``max_retries``.
     :param retry_backoff: overrides the connection's ``retry_backoff_seconds``.
     :param request_timeout: overrides the connection's ``request_timeout_seconds``.
+    :param deadline: epoch seconds by which the caller must be done; a ``Retry-After`` that
+        ends later fails the call at once instead of being cut short or outlasting it.
     """
 
     #: How a retry waits; tests may replace it on an instance.
@@ -116,7 +125,9 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
 
     @cached_property
     def transport(self) -> SyncTransport:
-        return SyncTransport(self.settings, self.tokens, self.session, sleep=self.sleep)
+        return SyncTransport(
+            self.settings, self.tokens, self.session, sleep=self.sleep, deadline=self.deadline
+        )
 
     def get_conn(self) -> Any:
         """The ``requests.Session`` (Airflow's conventional accessor)."""
@@ -179,16 +190,18 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
     ) -> PublishedPipeline | None:
         """The published pipeline called ``name`` (and ``version``), the newest if several.
 
+        It says nothing of where the pipeline came from; to reuse a pipeline only when it was
+        published from a given run, see :mod:`~airflow_provider_mlpipelines.hooks._publishing`.
+
         :param name: the pipeline's name (exact match).
-        :param version: its version, when it matters.
+        :param version: its version; ``None`` matches every version.
         :param active_only: ignore disabled and deprecated pipelines.
         """
-        matches = [
+        return newest(
             p
             for p in self.list_published_pipelines(active_only)
             if p.name == name and (version is None or p.version == str(version))
-        ]
-        return max(matches, key=lambda p: p.created_date or "", default=None)
+        )
 
     def publish_pipeline_from_run(
         self,
@@ -201,6 +214,10 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
         properties: dict[str, str] | None = None,
     ) -> PublishedPipeline:
         """Publish the graph of an existing pipeline run, as ``PipelineRun.publish_pipeline`` does.
+
+        The pipeline's properties record its source (``airflow.source_run_id`` and
+        ``airflow.source_graph_id``), which the service's answer does not otherwise name; they
+        take precedence over the same keys in ``properties``.
 
         :param run_id: a pipeline run whose graph becomes the published pipeline.
         :param name: the published pipeline's name.
@@ -222,11 +239,76 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
             graph_interface=interface,
             dataset_assignments=run.dataset_assignments or None,
             continue_run_on_step_failure=continue_on_step_failure,
-            properties=dict(properties) if properties else None,
+            properties={**(properties or {}), **source_properties(run)},
         )
         resource = f"{name!r} from run {run_id!r}"
         call = self._call(routes.PIPELINE_CREATE, resource, body=info.to_json(), idempotent=False)
         return PublishedPipeline.from_json(self._send(call).json())
+
+    def publish_pipeline_once(
+        self,
+        run_id: str,
+        *,
+        name: str,
+        version: str | None = None,
+        if_exists: str = "reuse",
+        properties: dict[str, str] | None = None,
+        **publish_kwargs: Any,
+    ) -> tuple[PublishedPipeline, bool]:
+        """Publish ``run_id`` as ``name`` unless a pipeline of the same source already is.
+
+        An active pipeline has the same source when it was published from this run or another
+        run of its graph, or this run is a run of it. With a ``version``, only that version
+        counts, and another source under it raises; without one, the same source under any
+        version counts, and other pipelines of the name do not matter.
+
+        :param run_id: the pipeline run to publish.
+        :param name: the pipeline's name.
+        :param version: its version label, or ``None``.
+        :param if_exists: ``reuse`` returns the pipeline of the same source; ``fail`` raises
+            instead, unless that pipeline carries every one of ``properties`` (the same
+            publisher, e.g. an earlier try of one task instance, published it).
+        :param properties: properties of a new pipeline, which also mark the publisher.
+        :param publish_kwargs: ``description`` and ``continue_on_step_failure`` of a new one.
+        :return: the pipeline, and whether it was published now.
+        :raises AzureMLConflictError: naming the existing pipeline and both runs.
+        """
+        properties = dict(properties or {})
+        existing = existing_pipelines(
+            self.list_published_pipelines(active_only=True),
+            self.get_pipeline_run(run_id),
+            name,
+            version,
+        )
+        pipeline = choose_existing(
+            existing,
+            run_id=run_id,
+            name=name,
+            version=version,
+            if_exists=if_exists,
+            own_properties=properties,
+        )
+        if pipeline is not None:
+            log.info(
+                "Reusing published pipeline %s (%s version %s), published from %s",
+                pipeline.id,
+                name,
+                pipeline.version,
+                describe_source(pipeline),
+            )
+            return pipeline, False
+        pipeline = self.publish_pipeline_from_run(
+            run_id, name=name, version=version, properties=properties, **publish_kwargs
+        )
+        log.info("Published pipeline %s (%s) from run %s", pipeline.id, name, run_id)
+        if SOURCE_RUN_PROPERTY not in pipeline.properties:
+            log.warning(
+                "The service did not return the %s property of pipeline %s: a later publish "
+                "can recognise its source only by its graph",
+                SOURCE_RUN_PROPERTY,
+                pipeline.id,
+            )
+        return pipeline, True
 
     def set_published_pipeline_status(self, pipeline_id: str, status: EntityStatus | str) -> None:
         """Enable, disable or deprecate a published pipeline.
@@ -257,148 +339,6 @@ class AzureMLPipelinesHook(PipelineEndpointOperations, AzureMLPipelinesHookBase)
             routes.GRAPH_INTERFACE, quoted(pipeline.graph_id), graph_id=pipeline.graph_id
         )
         return PipelineInterface.from_json(data)
-
-    def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
-        """Every run submitted to a published pipeline.
-
-        :param pipeline_id: the published pipeline.
-        """
-        pipeline_id = check_id(pipeline_id, "pipeline_id")
-        data = self._json(routes.PIPELINE_RUNS, quoted(pipeline_id), pipeline_id=pipeline_id)
-        return [PipelineRun.from_json(item) for item in data or []]
-
-    # ---------------------------------------------------------------------------------------
-    # Submissions
-    # ---------------------------------------------------------------------------------------
-    build_submission = staticmethod(_requests.build_submission)
-    validate_submission = staticmethod(_requests.validate_submission)
-
-    def submit_pipeline_run(
-        self,
-        pipeline_id: str,
-        submission: PipelineSubmissionInfo,
-        *,
-        parent_run_id: str | None = None,
-    ) -> PipelineRun:
-        """Submit a run of the published pipeline ``pipeline_id``.
-
-        The submission is tagged with a unique ``airflow.submission_id`` (unless it has one),
-        so an ambiguous failure is resolved by looking the run up instead of resending blindly.
-
-        :param pipeline_id: the published pipeline.
-        :param submission: what to run (see :meth:`build_submission`).
-        :param parent_run_id: makes the new run a child of this run.
-        """
-        pipeline_id = check_id(pipeline_id, "pipeline_id")
-        target = _calls.SubmitDestination.pipeline(pipeline_id, parent_run_id)
-        return self._submit(target, submission, lambda: pipeline_id)
-
-    def submit_pipeline_endpoint_run(
-        self,
-        endpoint_id: str,
-        submission: PipelineSubmissionInfo,
-        *,
-        pipeline_version: str | None = None,
-    ) -> PipelineRun:
-        """Submit a run to an endpoint: its default version, or ``pipeline_version``.
-
-        :param endpoint_id: the endpoint.
-        :param submission: what to run (see :meth:`build_submission`).
-        :param pipeline_version: the version to run; the endpoint's default when ``None``.
-        """
-        endpoint_id = check_id(endpoint_id, "endpoint_id")
-        version = None if pipeline_version is None else str(pipeline_version)
-        target = _calls.SubmitDestination.endpoint(endpoint_id, version)
-
-        def pipeline_behind_version() -> str | None:
-            return self.get_pipeline_endpoint(endpoint_id).pipeline_id_of(version)
-
-        return self._submit(target, submission, pipeline_behind_version)
-
-    def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
-        """Submit to a pipeline's or endpoint's ``Url`` as pasted from the studio.
-
-        Only URLs of the connection's own service and workspace are accepted: the token is
-        never sent to another host.
-
-        :param url: ``.../PipelineSubmit/{id}`` or ``.../PipelineEndpointSubmit/Id/{id}[/{v}]``.
-        :param submission: what to run (see :meth:`build_submission`).
-        """
-        target = self.parse_submit_url(url)
-        if target.endpoint_id is None:
-            return self.submit_pipeline_run(
-                str(target.pipeline_id), submission, parent_run_id=target.parent_run_id
-            )
-        return self.submit_pipeline_endpoint_run(
-            target.endpoint_id, submission, pipeline_version=target.pipeline_version
-        )
-
-    def parse_submit_url(self, url: str) -> _requests.SubmitUrl:
-        """Read a pipeline's or endpoint's submit ``Url`` without calling the service.
-
-        :param url: the submit URL.
-
-        :raises AzureMLInvalidInputError: not a submit URL of the connection's own service
-            and workspace, or plain http to a non-loopback host.
-        """
-        return _requests.parse_submit_url(url, self.settings)
-
-    def _submit(
-        self,
-        target: _calls.SubmitDestination,
-        submission: PipelineSubmissionInfo,
-        pipeline_of_target: Callable[[], str | None],
-    ) -> PipelineRun:
-        tagged, submission_id = _requests.with_submission_id(submission)
-        call = target.call(self.settings, tagged)
-        retries_done = 0
-        while True:
-            try:
-                reply = self.transport.execute(call, retries_done=retries_done)
-            except AmbiguousAttempt as ambiguous:
-                found = self._look_for_submission(call, submission_id, pipeline_of_target)
-                if found is not None:
-                    return found
-                if ambiguous.wait is None:
-                    raise ambiguous.error from None
-                log.warning(
-                    "%s: %s; no run carries submission id %s, resending in %.2f s",
-                    call.operation,
-                    ambiguous.error,
-                    submission_id,
-                    ambiguous.wait,
-                )
-                self.sleep(ambiguous.wait)
-                retries_done = ambiguous.retries_done + 1
-                continue
-            run = PipelineRun.from_json(reply.json())
-            log.info(
-                "%s: submitted run %s (submission id %s)", call.operation, run.id, submission_id
-            )
-            return run
-
-    def _look_for_submission(
-        self, call: Call, submission_id: str, pipeline_of_target: Callable[[], str | None]
-    ) -> PipelineRun | None:
-        log.warning(
-            "%s: outcome unknown; looking for a run with submission id %s",
-            call.operation,
-            submission_id,
-        )
-        try:
-            pipeline_id = pipeline_of_target()
-            if pipeline_id is None:
-                raise AzureMLInvalidInputError("the target version names no pipeline")
-            found = _requests.find_submitted_run(
-                self.list_pipeline_runs(pipeline_id), submission_id
-            )
-        except AzureMLPipelinesError as exc:
-            raise _calls.ambiguous_error(call, submission_id, exc) from exc
-        if found is not None:
-            log.info(
-                "%s: run %s was created (submission id %s)", call.operation, found.id, submission_id
-            )
-        return found
 
     # ---------------------------------------------------------------------------------------
     # Runs

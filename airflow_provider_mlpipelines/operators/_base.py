@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,21 @@ class AzureMLPipelinesBaseOperator(BaseOperator):
     def hook(self) -> AzureMLPipelinesHook:
         from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
-        return AzureMLPipelinesHook(azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id)
+        return AzureMLPipelinesHook(
+            azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id,
+            deadline=self._hook_deadline(),
+        )
+
+    def _hook_deadline(self) -> float | None:
+        """When the task's ``execution_timeout`` runs out, counted from the hook's first use.
+
+        The hook is created inside ``execute``, so this is the task's own deadline give or take
+        its start-up; a ``Retry-After`` that would end later fails at once, saying so, instead
+        of being waited out until Airflow kills the task.
+        """
+        if self.execution_timeout is None:
+            return None
+        return time.time() + self.execution_timeout.total_seconds()
 
     def get_endpoint(self, endpoint_id: str | None, endpoint_name: str | None) -> PipelineEndpoint:
         """The endpoint named by exactly one of its id or its name."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLNotFoundError,
     format_choices,
 )
+from airflow_provider_mlpipelines.hooks._requests import RELIST_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.api.models import (
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
         PublishedPipeline,
     )
     from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class SubmitTarget:
     :param endpoint_id: the endpoint submitted to, if any.
     :param version: the endpoint version asked for (``None``: the default version).
     :param url: a pasted submit URL, submitted to as is.
+    :param other_pipeline_ids: the pipelines behind the endpoint's other versions: a run of an
+        earlier try may be among their runs when the default version changed since.
     """
 
     label: str
@@ -40,6 +47,12 @@ class SubmitTarget:
     endpoint_id: str | None = None
     version: str | None = None
     url: str | None = None
+    other_pipeline_ids: tuple[str, ...] = ()
+
+    @property
+    def pipeline_ids(self) -> tuple[str, ...]:
+        """Every pipeline a run of this target may have gone to, the current one first."""
+        return (self.pipeline_id, *(p for p in self.other_pipeline_ids if p != self.pipeline_id))
 
     def submit(self, hook: AzureMLPipelinesHook, submission: PipelineSubmissionInfo) -> PipelineRun:
         if self.url:
@@ -86,6 +99,9 @@ def endpoint_target(
         pipeline_id=pipeline_id,
         endpoint_id=endpoint.id,
         version=None if version is None else str(version),
+        other_pipeline_ids=tuple(
+            entry.pipeline_id for entry in endpoint.versions if entry.pipeline_id
+        ),
     )
 
 
@@ -107,6 +123,35 @@ def load_parameters(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
+def load_assignments(value: Any, argument: str, each: str) -> dict[str, Any] | None:
+    """Data-path or dataset assignments given as a mapping or as JSON text, like parameters.
+
+    A templated argument renders to text (``"{{ ... | tojson }}"``, a ``.json`` template), so
+    text is parsed; anything but a mapping or JSON object text is refused here, naming the
+    argument, instead of failing later inside the submission.
+
+    :param value: a mapping, its JSON text, ``None`` or ``""``.
+    :param argument: the operator argument it came from, for the message.
+    :param each: what each value may be, for the message.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise AzureMLInvalidInputError(
+                f"{argument} is a string but not JSON ({err}); give a dict of name -> {each}, "
+                "or its JSON text"
+            ) from None
+    if not isinstance(value, Mapping):
+        raise AzureMLInvalidInputError(
+            f"{argument} must be a dict of name -> {each} (or its JSON text), "
+            f"got {type(value).__name__}"
+        )
+    return dict(value)
+
+
 # --------------------------------------------------------------------------------------------
 # Finding the run an earlier try of the same task instance submitted
 # --------------------------------------------------------------------------------------------
@@ -115,6 +160,8 @@ RUN_ID_STATE_KEY = "azure_ml_pipeline_run_id"
 
 #: Tags naming the task instance that submitted a run; together they identify it.
 IDENTITY_TAGS = ("airflow.dag_id", "airflow.task_id", "airflow.run_id", "airflow.map_index")
+#: Tag of the try that submitted a run.
+TRY_NUMBER_TAG = "airflow.try_number"
 
 
 def task_identity_tags(ti: Any) -> dict[str, str]:
@@ -127,14 +174,61 @@ def task_identity_tags(ti: Any) -> dict[str, str]:
     }
 
 
+def first_try_since_clear(ti: Any, retries: int | None) -> int | None:
+    """The number of the first try since a user last cleared the task instance (or since it
+    was created: 1), or ``None`` when the task instance does not say.
+
+    A clear raises ``max_tries`` to ``try_number + retries`` (Airflow 2.11 and 3.3 alike), an
+    automatic retry leaves it as it is; so the first try since the last clear is
+    ``max_tries - retries + 1``, the number Airflow's own sensors use to find their first
+    reschedule.
+
+    :param ti: the running task instance.
+    :param retries: the task's ``retries``.
+    """
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(max_tries, int):
+        return None
+    return max(1, max_tries - int(retries or 0) + 1)
+
+
+def submitted_before_clear(run: PipelineRun, first_try: int | None, ti: Any) -> bool:
+    """Whether ``run`` was submitted by a try before the task instance was last cleared.
+
+    The run's ``airflow.try_number`` tag is compared with the first try since the clear; a run
+    without a readable tag counts as such when this very try is the first since the clear.
+
+    :param run: a run of an earlier try of this task instance.
+    :param first_try: :func:`first_try_since_clear`.
+    :param ti: the running task instance.
+    """
+    if first_try is None:
+        return False
+    try:
+        return int(run.tags[TRY_NUMBER_TAG]) < first_try
+    except (KeyError, ValueError):
+        return int(getattr(ti, "try_number", 1) or 1) == first_try
+
+
 def find_earlier_run(
-    hook: AzureMLPipelinesHook, target: SubmitTarget, ti: Any, state_store: Any
+    hook: AzureMLPipelinesHook,
+    target: SubmitTarget,
+    ti: Any,
+    state_store: Any,
+    *,
+    started_at: float | None = None,
 ) -> PipelineRun | None:
-    """The run an earlier try of this task instance submitted, if any.
+    """The newest run an earlier try of this task instance submitted, if any.
 
     The task state store (Airflow 3.3+) is read first, a single request; the identity tags are
-    searched among the target pipeline's runs otherwise, which works on every Airflow version.
-    The first try of a task instance has no earlier run, so it costs nothing.
+    searched otherwise, which works on every Airflow version: among the runs of the target's
+    pipeline and of the pipelines behind the endpoint's other versions, since its default
+    version may have changed between the tries. The runs list may lag behind new runs: a run of
+    an earlier try was created before this try started, so when none is listed the search is
+    repeated until the hook's ``runs_list_lag_seconds`` have passed since ``started_at``. The
+    first try of a task instance has no earlier run, so it costs nothing.
+
+    :param started_at: when this try started (epoch seconds); now when ``None``.
     """
     if int(getattr(ti, "try_number", 1) or 1) <= 1:
         return None
@@ -145,14 +239,28 @@ def find_earlier_run(
         except AzureMLNotFoundError:
             pass
     identity = task_identity_tags(ti)
-    mine = [
-        run
-        for run in hook.list_pipeline_runs(target.pipeline_id)
-        if all(run.tags.get(key) == value for key, value in identity.items())
-    ]
-    return max(
-        mine, key=lambda run: run.status_info.creation_time or run.created_date or "", default=None
-    )
+    listed_by = (started_at or time.time()) + max(0.0, float(hook.runs_list_lag_seconds))
+    while True:
+        # Every version is searched: the newest run of this task instance may be behind any.
+        mine = [
+            run
+            for pipeline_id in target.pipeline_ids
+            for run in hook.list_pipeline_runs(pipeline_id)
+            if all(run.tags.get(key) == value for key, value in identity.items())
+        ]
+        remaining = listed_by - time.time()
+        if mine or remaining <= 0:
+            return max(mine, key=_created, default=None)
+        log.info(
+            "No run of an earlier try listed yet; looking again for up to %.0f s, as a new run "
+            "may take that long to be listed",
+            remaining,
+        )
+        hook.sleep(min(RELIST_INTERVAL_SECONDS, remaining))
+
+
+def _created(run: PipelineRun) -> str:
+    return run.status_info.creation_time or run.created_date or ""
 
 
 def remember_run(state_store: Any, run_id: str) -> None:

@@ -7,39 +7,56 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines._compat import default_deferrable
+from airflow_provider_mlpipelines._lifecycle import task_stop_is_user_intent
 from airflow_provider_mlpipelines._waiting import (
     cancel_run_quietly,
     handle_trigger_event,
     raise_for_run_outcome,
     wait_for_run,
 )
-from airflow_provider_mlpipelines.api.status import EntityStatus, PipelineRunStatus
-from airflow_provider_mlpipelines.exceptions import (
-    AzureMLConflictError,
-    AzureMLInvalidInputError,
-    format_choices,
-)
+from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
 from airflow_provider_mlpipelines.links.azure_ml_pipelines import AzureMLPipelineRunLink
 from airflow_provider_mlpipelines.operators._base import (
     AzureMLPipelinesBaseOperator,
     check_exactly_one,
     check_identifier,
-    check_status,
-    looks_templated,
+)
+from airflow_provider_mlpipelines.operators._endpoints import (
+    AzureMLPipelineEndpointOperator,
+    AzureMLSetPipelineEndpointDefaultVersionOperator,
+    AzureMLSetPipelineEndpointStatusOperator,
+    AzureMLSetPublishedPipelineStatusOperator,
 )
 from airflow_provider_mlpipelines.operators._submission import (
+    TRY_NUMBER_TAG,
     SubmitTarget,
     endpoint_target,
     find_earlier_run,
+    first_try_since_clear,
+    load_assignments,
     load_parameters,
     pipeline_target,
     remember_run,
+    submitted_before_clear,
     task_identity_tags,
 )
 
+# The endpoint and status operators live in operators/_endpoints.py; this stays the import
+# path of every operator.
+__all__ = [
+    "AzureMLCancelPipelineRunOperator",
+    "AzureMLPipelineEndpointOperator",
+    "AzureMLPublishPipelineOperator",
+    "AzureMLSetPipelineEndpointDefaultVersionOperator",
+    "AzureMLSetPipelineEndpointStatusOperator",
+    "AzureMLSetPublishedPipelineStatusOperator",
+    "AzureMLSubmitPipelineRunOperator",
+]
+
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines._compat import Context
-    from airflow_provider_mlpipelines.api.models import PipelineEndpoint, PipelineRun
+    from airflow_provider_mlpipelines.api.models import PipelineRun
 
 _JSON_RENDERERS = {
     "parameters": "json",
@@ -47,22 +64,34 @@ _JSON_RENDERERS = {
     "dataset_assignments": "json",
     "tags": "json",
 }
-_PIPELINE_STATUSES = (EntityStatus.ACTIVE, EntityStatus.DISABLED, EntityStatus.DEPRECATED)
-_ENDPOINT_STATUSES = (EntityStatus.ACTIVE, EntityStatus.DISABLED)
 
 
 class AzureMLPublishPipelineOperator(AzureMLPipelinesBaseOperator):
-    """Publish a pipeline from a finished pipeline run; return the published pipeline's id.
+    """Publish a pipeline from a pipeline run; return the published pipeline's id.
 
     Pushes XComs ``pipeline_id`` and ``pipeline_url`` (its studio page).
 
-    :param pipeline_run_id: the pipeline run whose graph is published.
+    An existing active pipeline stands for this publish only when it has the same name (and
+    ``version``, when one is given) *and the same source*: it was published from this run or
+    another run of the same graph, or this run is a run of it. The source is recorded in the
+    properties ``airflow.source_run_id`` and ``airflow.source_graph_id`` of every pipeline the
+    provider publishes (the service's answer names no source run otherwise).
+
+    - ``version`` given: the same source under this name and version is reused; another (or
+      an unknown) source under this name and version raises :class:`AzureMLConflictError`
+      naming both runs, whatever ``if_exists`` says.
+    - ``version`` ``None``: a new pipeline, unless this same source was already published
+      under this name (any version), which is reused.
+
+    :param pipeline_run_id: the pipeline run whose graph is published (any run: a seed run or
+        one that really executed).
     :param pipeline_name: name of the published pipeline.
     :param version: version label of the published pipeline.
     :param description: description of the published pipeline.
     :param continue_on_step_failure: whether runs of it go on after a step fails.
-    :param if_exists: ``reuse`` (default) returns an active pipeline with the same name and
-        version instead of publishing a duplicate; ``fail`` raises in that case.
+    :param if_exists: ``reuse`` (default) returns the pipeline published from the same source,
+        as above; ``fail`` raises :class:`AzureMLConflictError` instead, except for a pipeline
+        that this same task instance published in an earlier try (whose answer was lost).
     """
 
     template_fields: Sequence[str] = ("pipeline_run_id", "pipeline_name", "version", "description")
@@ -92,219 +121,26 @@ class AzureMLPublishPipelineOperator(AzureMLPipelinesBaseOperator):
 
     def execute(self, context: Context) -> str:
         run_id = check_identifier(self.pipeline_run_id, "pipeline_run_id")
-        version = None if self.version in (None, "") else str(self.version)
-        existing = self.hook.find_published_pipeline(self.pipeline_name, version, active_only=True)
-        if existing is not None and self.if_exists == "fail":
-            raise AzureMLConflictError(
-                "publish pipeline",
-                f"{self.pipeline_name!r} version {version!r}",
-                message=f"an active pipeline with this name and version exists: {existing.id}",
+        name = self.pipeline_name
+        if not isinstance(name, str) or not name.strip():
+            raise AzureMLInvalidInputError(
+                f"pipeline_name must be a non-empty string, got {name!r}"
             )
-        if existing is not None:
-            self.log.info("Reusing published pipeline %s (%s)", existing.id, self.pipeline_name)
-            pipeline = existing
-        else:
-            pipeline = self.hook.publish_pipeline_from_run(
-                run_id,
-                name=self.pipeline_name,
-                version=version,
-                description=self.description,
-                continue_on_step_failure=self.continue_on_step_failure,
-            )
-            self.log.info(
-                "Published pipeline %s (%s) from run %s", pipeline.id, pipeline.name, run_id
-            )
+        pipeline, _ = self.hook.publish_pipeline_once(
+            run_id,
+            name=name,
+            version=None if self.version in (None, "") else str(self.version),
+            if_exists=self.if_exists,
+            # Marks the task instance, so that its retry recognises what it published.
+            properties=task_identity_tags(context["ti"]),
+            description=self.description,
+            continue_on_step_failure=self.continue_on_step_failure,
+        )
         url = self.hook.get_pipeline_url(pipeline.id)
         self.log.info("Pipeline page: %s", url)
         context["ti"].xcom_push(key="pipeline_id", value=pipeline.id)
         context["ti"].xcom_push(key="pipeline_url", value=url)
         return pipeline.id
-
-
-class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
-    """Put a published pipeline behind a pipeline endpoint, creating the endpoint if needed.
-
-    Adds the pipeline as a new version of an existing endpoint (not twice: a pipeline that is
-    already a version keeps it). Returns and pushes ``endpoint_id``, ``version``,
-    ``endpoint_url`` and ``previous_default_version`` (for a rollback).
-
-    :param pipeline_id: the published pipeline.
-    :param pipeline_endpoint_name: the endpoint's name.
-    :param description: description of a newly created endpoint.
-    :param set_default: make the pipeline's version the endpoint's default (default True).
-    """
-
-    template_fields: Sequence[str] = ("pipeline_id", "pipeline_endpoint_name", "description")
-
-    def __init__(
-        self,
-        *,
-        pipeline_id: str,
-        pipeline_endpoint_name: str,
-        description: str | None = None,
-        set_default: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.pipeline_id = pipeline_id
-        self.pipeline_endpoint_name = pipeline_endpoint_name
-        self.description = description
-        self.set_default = set_default
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        pipeline_id = check_identifier(self.pipeline_id, "pipeline_id")
-        name = check_identifier(self.pipeline_endpoint_name, "pipeline_endpoint_name")
-        endpoint = self.hook.find_pipeline_endpoint(name)
-        previous_default = endpoint.default_version if endpoint else None
-        if endpoint is None:
-            endpoint = self.hook.create_pipeline_endpoint(name, pipeline_id, self.description)
-            self.log.info("Created pipeline endpoint %s (%s)", name, endpoint.id)
-        else:
-            endpoint = self._add_version(endpoint, pipeline_id)
-        version = endpoint.version_of(pipeline_id)
-        result = {
-            "endpoint_id": endpoint.id,
-            "version": version,
-            "endpoint_url": endpoint.url,
-            "default_version": endpoint.default_version,
-            "previous_default_version": previous_default,
-        }
-        self.log.info(
-            "Pipeline %s is version %s of endpoint %s (default %s, previously %s)",
-            pipeline_id,
-            version,
-            name,
-            endpoint.default_version,
-            previous_default,
-        )
-        for key, value in result.items():
-            context["ti"].xcom_push(key=key, value=value)
-        return result
-
-    def _add_version(self, endpoint: PipelineEndpoint, pipeline_id: str) -> PipelineEndpoint:
-        existing_version = endpoint.version_of(pipeline_id)
-        if existing_version is not None:
-            self.log.info("Pipeline %s already is version %s", pipeline_id, existing_version)
-            if self.set_default and endpoint.default_version != existing_version:
-                return self.hook.set_pipeline_endpoint_default_version(
-                    endpoint.id, existing_version
-                )
-            return endpoint
-        return self.hook.add_pipeline_to_endpoint(
-            endpoint.id, pipeline_id, set_default=self.set_default
-        )
-
-
-class AzureMLSetPipelineEndpointDefaultVersionOperator(AzureMLPipelinesBaseOperator):
-    """Set the default version of a pipeline endpoint; rolling back is the same call.
-
-    Pushes ``previous_default_version``; returns the new default version.
-
-    :param version: the version to make the default.
-    :param pipeline_endpoint_id: the endpoint's id (or give its name).
-    :param pipeline_endpoint_name: the endpoint's name (or give its id).
-    """
-
-    template_fields: Sequence[str] = ("version", "pipeline_endpoint_id", "pipeline_endpoint_name")
-
-    def __init__(
-        self,
-        *,
-        version: str | int,
-        pipeline_endpoint_id: str | None = None,
-        pipeline_endpoint_name: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        check_exactly_one(
-            {
-                "pipeline_endpoint_id": pipeline_endpoint_id,
-                "pipeline_endpoint_name": pipeline_endpoint_name,
-            },
-            what="pipeline endpoint",
-        )
-        self.version = version
-        self.pipeline_endpoint_id = pipeline_endpoint_id
-        self.pipeline_endpoint_name = pipeline_endpoint_name
-
-    def execute(self, context: Context) -> str:
-        endpoint = self.get_endpoint(self.pipeline_endpoint_id, self.pipeline_endpoint_name)
-        version = str(self.version)
-        previous = endpoint.default_version
-        if version not in endpoint.version_names:
-            raise AzureMLInvalidInputError(
-                f"pipeline endpoint {endpoint.name!r} has no version {version!r}; its versions "
-                f"are {format_choices(endpoint.version_names)}"
-            )
-        if previous != version:
-            self.hook.set_pipeline_endpoint_default_version(endpoint.id, version)
-        self.log.info("Endpoint %s: default version %s (was %s)", endpoint.name, version, previous)
-        context["ti"].xcom_push(key="previous_default_version", value=previous)
-        return version
-
-
-class AzureMLSetPublishedPipelineStatusOperator(AzureMLPipelinesBaseOperator):
-    """Enable, disable or deprecate a published pipeline.
-
-    :param pipeline_id: the published pipeline.
-    :param status: ``Active``, ``Disabled`` or ``Deprecated``.
-    """
-
-    template_fields: Sequence[str] = ("pipeline_id", "status")
-
-    def __init__(self, *, pipeline_id: str, status: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not looks_templated(status):
-            check_status(status, _PIPELINE_STATUSES, argument="status")
-        self.pipeline_id = pipeline_id
-        self.status = status
-
-    def execute(self, context: Context) -> str:
-        status = check_status(self.status, _PIPELINE_STATUSES, argument="status")
-        pipeline_id = check_identifier(self.pipeline_id, "pipeline_id")
-        self.hook.set_published_pipeline_status(pipeline_id, status)
-        self.log.info("Published pipeline %s is now %s", pipeline_id, status.value)
-        return status.value
-
-
-class AzureMLSetPipelineEndpointStatusOperator(AzureMLPipelinesBaseOperator):
-    """Enable or disable a pipeline endpoint.
-
-    :param status: ``Active`` or ``Disabled``.
-    :param pipeline_endpoint_id: the endpoint's id (or give its name).
-    :param pipeline_endpoint_name: the endpoint's name (or give its id).
-    """
-
-    template_fields: Sequence[str] = ("status", "pipeline_endpoint_id", "pipeline_endpoint_name")
-
-    def __init__(
-        self,
-        *,
-        status: str,
-        pipeline_endpoint_id: str | None = None,
-        pipeline_endpoint_name: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if not looks_templated(status):
-            check_status(status, _ENDPOINT_STATUSES, argument="status")
-        check_exactly_one(
-            {
-                "pipeline_endpoint_id": pipeline_endpoint_id,
-                "pipeline_endpoint_name": pipeline_endpoint_name,
-            },
-            what="pipeline endpoint",
-        )
-        self.status = status
-        self.pipeline_endpoint_id = pipeline_endpoint_id
-        self.pipeline_endpoint_name = pipeline_endpoint_name
-
-    def execute(self, context: Context) -> str:
-        status = check_status(self.status, _ENDPOINT_STATUSES, argument="status")
-        endpoint = self.get_endpoint(self.pipeline_endpoint_id, self.pipeline_endpoint_name)
-        self.hook.set_pipeline_endpoint_status(endpoint.id, status)
-        self.log.info("Pipeline endpoint %s is now %s", endpoint.name, status.value)
-        return status.value
 
 
 class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
@@ -316,7 +152,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     its studio URL are logged and pushed (``run_id``, ``run_url``) as soon as the run exists;
     ``run_status`` is pushed when the wait ends. Returns the run id.
 
-    :param experiment_name: the experiment the run is recorded under.
+    :param experiment_name: the experiment the run is recorded under: 1-256 letters, digits,
+        ``_`` and ``-``, starting with a letter or digit (the service's rule).
     :param published_pipeline_id: id of a published pipeline to run.
     :param pipeline_endpoint_id: id of a pipeline endpoint to run.
     :param pipeline_endpoint_name: name of a pipeline endpoint to run.
@@ -326,9 +163,9 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     :param parameters: pipeline parameters, name -> str/int/float/bool; or a dict's JSON text,
         or the path of a ``.json`` file that is rendered as a template and parsed.
     :param data_path_assignments: data-path parameters, name -> ``{"datastore": ..., "path": ...}``
-        (or the service's ``{"DataStoreName": ..., "RelativePath": ...}``).
+        (or the service's ``{"DataStoreName": ..., "RelativePath": ...}``); or a dict's JSON text.
     :param dataset_assignments: dataset parameters, name -> a saved dataset id, or the service's
-        ``DataSetDefinitionValue``.
+        ``DataSetDefinitionValue``; or a dict's JSON text.
     :param tags: tags of the run (the task's identity is added as ``airflow.*`` tags).
     :param description: description of the run.
     :param continue_on_step_failure: whether the run goes on after a step fails.
@@ -342,10 +179,12 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     :param cancel_on_kill: cancel the run when the task is killed or the timeout is reached.
     :param validate_parameters: check parameter names and types against the pipeline's declared
         ones before submitting (default True).
-    :param fresh_run_on_retry: when a retry (or a cleared task) finds that an earlier try of this
-        task instance already ran the pipeline to ``Finished``, submit a new run anyway. By
-        default that run is reported instead. A run of an earlier try that is still going is
-        always re-attached to, never duplicated; one that failed is always followed by a new run.
+    :param fresh_run_on_retry: when an automatic retry finds that an earlier try of this task
+        instance already ran the pipeline to ``Finished``, submit a new run anyway; by default
+        that run is reported instead. Clearing the task always submits a new run once the
+        earlier one has ended (whatever its outcome). A run of an earlier try that is still
+        going is always re-attached to, never duplicated; one that failed or was canceled is
+        always followed by a new run.
     """
 
     template_fields: Sequence[str] = (
@@ -449,8 +288,12 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         self._started_at = time.time()
         target = self._resolve_target()
         state_store = context.get("task_state_store")
-        earlier = find_earlier_run(self.hook, target, context["ti"], state_store)
-        if earlier is not None and self._reuses(earlier):
+        ti = context["ti"]
+        earlier = find_earlier_run(self.hook, target, ti, state_store, started_at=self._started_at)
+        cleared = earlier is not None and submitted_before_clear(
+            earlier, first_try_since_clear(ti, self.retries), ti
+        )
+        if earlier is not None and self._reuses(earlier, cleared):
             run = earlier
         else:
             run = self._submit(context, target)
@@ -472,13 +315,26 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         )
         return self._finish(context, run.id, status)
 
-    def _reuses(self, earlier: PipelineRun) -> bool:
-        """Whether the run of an earlier try stands for this try (else a fresh run is due)."""
+    def _reuses(self, earlier: PipelineRun, cleared: bool) -> bool:
+        """Whether the run of an earlier try stands for this try (else a fresh run is due).
+
+        :param earlier: the newest run an earlier try submitted.
+        :param cleared: it was submitted before a user last cleared the task instance.
+        """
         if not earlier.status.is_terminal:
+            # Even after a clear: a second run next to one still going would duplicate it.
             self.log.info(
                 "Re-attaching to run %s of an earlier try (%s)", earlier.id, earlier.status
             )
             return True
+        if cleared:
+            self.log.info(
+                "Run %s of an earlier try ended %s before the task was cleared; submitting a "
+                "fresh run",
+                earlier.id,
+                earlier.status,
+            )
+            return False
         if earlier.status.is_success and not self.fresh_run_on_retry:
             self.log.info(
                 "Run %s of an earlier try already finished; reporting it, not running again "
@@ -493,10 +349,18 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
 
     def _submit(self, context: Context, target: SubmitTarget) -> PipelineRun:
         submission = self.hook.build_submission(
-            experiment_name=check_identifier(self.experiment_name, "experiment_name"),
+            experiment_name=self.experiment_name,
             parameters=load_parameters(self.parameters),
-            data_path_assignments=self.data_path_assignments,
-            dataset_assignments=self.dataset_assignments,
+            data_path_assignments=load_assignments(
+                self.data_path_assignments,
+                "data_path_assignments",
+                "{'datastore': ..., 'path': ...}",
+            ),
+            dataset_assignments=load_assignments(
+                self.dataset_assignments,
+                "dataset_assignments",
+                "a saved dataset id or a DataSetDefinitionValue dict",
+            ),
             tags=self._run_tags(context),
             description=self.description,
             continue_on_step_failure=self.continue_on_step_failure,
@@ -511,7 +375,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         ti = context["ti"]
         identity = {
             **task_identity_tags(ti),
-            "airflow.try_number": str(getattr(ti, "try_number", "")),
+            TRY_NUMBER_TAG: str(getattr(ti, "try_number", "")),
         }
         return {**dict(self.tags or {}), **identity}
 
@@ -537,7 +401,10 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         else:
             resolved = pipeline_target(self.hook, str(parsed.pipeline_id))
         return SubmitTarget(
-            label=f"{resolved.label} at {url}", pipeline_id=resolved.pipeline_id, url=url
+            label=f"{resolved.label} at {url}",
+            pipeline_id=resolved.pipeline_id,
+            url=url,
+            other_pipeline_ids=resolved.other_pipeline_ids,
         )
 
     def _announce_run(self, context: Context, run: PipelineRun) -> None:
@@ -604,8 +471,24 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         return run_id
 
     def on_kill(self) -> None:
-        if self.run_id and self.cancel_on_kill and self.wait_for_completion:
-            cancel_run_quietly(self.hook, self.run_id, self.log)
+        """Cancel the run when a user stopped the task or its ``execution_timeout`` hit.
+
+        Airflow also calls this when the worker stops gracefully (SIGTERM on a deploy or a
+        drain); then the run is left going and the retry re-attaches to it (see
+        :mod:`airflow_provider_mlpipelines._lifecycle`).
+        """
+        if not (self.run_id and self.cancel_on_kill and self.wait_for_completion):
+            return
+        # A stopping worker may deliver SIGTERM twice (to the whole process group, and again
+        # forwarded by the task SDK's supervisor): the second call must not re-enter this one.
+        if getattr(self, "_in_on_kill", False):
+            return
+        self._in_on_kill = True
+        try:
+            if task_stop_is_user_intent(self.log):
+                cancel_run_quietly(self.hook, self.run_id, self.log)
+        finally:
+            self._in_on_kill = False
 
 
 class AzureMLCancelPipelineRunOperator(AzureMLPipelinesBaseOperator):

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines._compat import BaseTrigger, TriggerEvent
+from airflow_provider_mlpipelines._lifecycle import explain, read_states_from_trigger
 from airflow_provider_mlpipelines._waiting import (
     DEFAULT_OUTAGE_TOLERANCE,
     TRANSIENT_ERRORS,
@@ -39,7 +40,8 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
     :param end_time: epoch seconds after which waiting stops with a ``timeout`` event.
     :param timeout: the wait's length in seconds that ``end_time`` came from, for messages.
     :param cancel_on_timeout: cancel the run when ``end_time`` is reached.
-    :param cancel_on_kill: cancel the run when a user kills the deferred task (Airflow 3.3+).
+    :param cancel_on_kill: cancel the run when a user stops the deferred task (Airflow 3.3+);
+        never when the trigger only moves to another triggerer.
     :param step_progress_interval: seconds between reads of the steps' states for progress logs
         while the run is Running; 0 (the default) reads only the run's status, one request per
         poll (a positive value adds one request per interval: see BENCHMARKS.md).
@@ -92,7 +94,10 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
             AzureMLPipelinesAsyncHook,
         )
 
-        return AzureMLPipelinesAsyncHook(azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id)
+        # A Retry-After that would outlast the wait's end fails the call instead.
+        return AzureMLPipelinesAsyncHook(
+            azure_ml_pipelines_conn_id=self.azure_ml_pipelines_conn_id, deadline=self.end_time
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -155,10 +160,38 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         return True
 
     async def on_kill(self) -> None:
-        """Cancel the run when a user kills the deferred task (called by Airflow 3.3+)."""
-        if self.cancel_on_kill:
-            await self._cancel_quietly("the task was killed")
-        await self._close_hook()
+        """Cancel the run when a user stopped the deferred task (called by Airflow 3.3+).
+
+        The triggerer calls this both for a user's action on the task and when this triggerer
+        lost the trigger to another one (its heartbeat went stale); only the first may cancel
+        the run (see :mod:`airflow_provider_mlpipelines._lifecycle`).
+        """
+        try:
+            if self.cancel_on_kill and await self._stopped_by_user():
+                await self._cancel_quietly("the task was killed")
+        finally:
+            await self._close_hook()
+
+    async def _stopped_by_user(self) -> bool:
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            self.log.warning(
+                "Trigger for pipeline run %s stopped with no task instance to ask; "
+                "leaving the pipeline run going",
+                self.run_id,
+            )
+            return False
+        try:
+            ti_state, dag_run_state = await read_states_from_trigger(ti)
+        except Exception as err:  # failing to read must not cancel a run that may go on
+            self.log.warning(
+                "Trigger for pipeline run %s stopped and the task's state could not be read "
+                "(%s); leaving the pipeline run going",
+                self.run_id,
+                err,
+            )
+            return False
+        return explain(self.log, ti_state, dag_run_state)
 
     async def _close_hook(self) -> None:
         if "hook" in self.__dict__:

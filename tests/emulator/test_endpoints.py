@@ -99,7 +99,7 @@ def test_update_adds_versions_sets_default_renames_and_disables(
     [
         ({"PipelineVersionList": []}, 400, "InvalidBody"),
         ({"DefaultVersion": "9"}, 400, "VersionNotFound"),
-        ({"Etag": '"stale"'}, 409, "EtagMismatch"),
+        ({"Etag": '"stale"'}, 412, "EtagMismatch"),
         ({"Id": "other"}, 400, "IdMismatch"),
     ],
 )

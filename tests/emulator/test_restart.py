@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,22 @@ def _wait_for_log(client: ApiClient, run_id: str, step: str, text: str) -> None:
     deadline = time.monotonic() + 15
     while text not in (client.log(run_id, step) or ""):
         assert time.monotonic() < deadline, f"{step} of {run_id} never logged {text!r}"
+        time.sleep(0.05)
+
+
+def _wait_for_saved_pid(process: EmulatorProcess, run_id: str, pid: int) -> None:
+    """Poll the state file until the run's document records the step's pid."""
+    database = f"file:{process.state_dir / 'state.sqlite'}?mode=ro"
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.closing(sqlite3.connect(database, uri=True, timeout=5)) as db:
+            row = db.execute(
+                "SELECT body FROM documents WHERE kind = 'run' AND id = ?", (run_id,)
+            ).fetchone()
+        steps = json.loads(row[0])["steps"] if row else []
+        if any(step.get("pid") == pid for step in steps):
+            return
+        assert time.monotonic() < deadline, f"the state file never recorded step pid {pid}"
         time.sleep(0.05)
 
 
@@ -100,8 +119,8 @@ def test_crash_restart_kills_orphaned_steps_and_fails_their_runs(
     run = client.submit(train["Id"], ParameterAssignments={"sleep_seconds": "60"})
     _wait_for_log(client, run["Id"], "train", "sleeping")
     step_pid = _step_pid(run["Id"])
-    # Let the periodic state flush (every 0.1 s) record the running step before the crash.
-    time.sleep(0.5)
+    # The crash must come after the periodic state flush recorded the running step.
+    _wait_for_saved_pid(process, run["Id"], step_pid)
 
     process.kill()
     assert _alive(step_pid), "the step should outlive a crashed emulator"

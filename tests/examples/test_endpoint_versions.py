@@ -130,3 +130,28 @@ def test_a_candidate_whose_run_fails_is_rolled_back_and_fails_the_dag_run(
     assert task_state(dag_run, "roll_back_default_version") == "success"
     assert task_state(dag_run, "fail_if_a_run_failed") == "failed"
     assert examples_hook.get_pipeline_endpoint(name=scoring_endpoint).default_version == "0"
+
+
+def test_a_candidate_that_already_is_the_default_has_nothing_to_roll_back_to(
+    run_example: Callable[..., Any],
+    examples_hook: Any,
+    scoring_endpoint: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    label = unique_name("candidate")
+    conf = {
+        "endpoint_name": scoring_endpoint,
+        "candidate_label": label,
+        "candidate_model": BASELINE_MODEL,
+    }
+    first = run_example(DAG_ID, **conf)
+    assert first.state == "success"
+    # The same candidate again: it is the default already, so it replaced no version.
+    again = run_example(DAG_ID, **conf)
+    made = xcom(again, "make_candidate_default")
+    assert (made["version"], made["previous_default_version"]) == ("1", None)
+    assert task_state(again, "score_with_previous_default") == "failed"
+    assert task_state(again, "roll_back_default_version") == "skipped"
+    assert again.state == "failed", "nothing was compared, so the DAG run must not be green"
+    endpoint = examples_hook.get_pipeline_endpoint(name=scoring_endpoint)
+    assert (endpoint.default_version, endpoint.version_names) == ("1", ["0", "1"])

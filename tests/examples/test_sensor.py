@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
+from tests.airflow_helpers import reschedules
+from tests.run_holding import RunHold
+
 from .conftest import task_state, xcom
 
 DAG_ID = "example_mlpipelines_sensor"
@@ -26,31 +30,19 @@ def submit(hook: Any, pipeline_id: str, **parameters: Any) -> str:
     return hook.submit_pipeline_run(pipeline_id, submission).id
 
 
-def reschedules(dag_run: Any, task_id: str) -> int:
-    """How many times the task instance gave its slot back (reschedule mode)."""
-    from airflow.models.taskreschedule import TaskReschedule
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
-
-    ti = dag_run.get_task_instance(task_id)
-    if hasattr(TaskReschedule, "ti_id"):
-        condition = [TaskReschedule.ti_id == ti.id]
-    else:  # Airflow 2 keys reschedules by the task instance's natural key
-        condition = [
-            TaskReschedule.dag_id == ti.dag_id,
-            TaskReschedule.task_id == ti.task_id,
-            TaskReschedule.run_id == ti.run_id,
-        ]
-    with create_session() as session:
-        return int(session.scalar(select(func.count()).where(*condition)) or 0)
-
-
 def test_waits_for_a_run_submitted_outside_airflow(
-    run_example: Callable[..., Any], examples_hook: Any, training_pipeline: str
+    run_example: Callable[..., Any],
+    examples_hook: Any,
+    training_pipeline: str,
+    emulator: EmulatorProcess,
 ) -> None:
-    # Long enough that the sensor's first poke finds it still going, even on a slow machine.
-    run_id = submit(examples_hook, training_pipeline, sleep_seconds=8)
-    dag_run = run_example(DAG_ID, run_id=run_id)
+    # The run stays queued until the sensor's first poke has seen it, however slowly Airflow
+    # starts: the sensor must reschedule at least once.
+    with RunHold(emulator) as hold:
+        run_id = submit(examples_hook, training_pipeline)
+        hold.release_after_reads(1)
+        dag_run = run_example(DAG_ID, run_id=run_id)
+    assert hold.released, "the sensor never read the run's status"
     assert dag_run.state == "success"
     assert reschedules(dag_run, "wait_for_run") >= 1, "the sensor never had to wait"
     assert xcom(dag_run, "wait_for_run", "run_status") == "Finished"

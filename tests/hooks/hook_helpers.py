@@ -15,6 +15,11 @@ from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 RUN_TIMEOUT_SECONDS = 180.0
+#: A token lifetime whose renewal point (its last 20%) comes more than 30 s after it was
+#: issued. ``azure.identity.aio`` credentials hand back the token they hold, without asking
+#: the service, within 30 s of their last request while it is valid: the async hook renews a
+#: shorter-lived token only once it has expired.
+ASYNC_RENEWABLE_TOKEN_LIFETIME = 40
 
 
 def conn_json(emulator: EmulatorProcess, **changes: Any) -> str:
@@ -98,3 +103,31 @@ class SleepRecorder:
     async def asleep(self, seconds: float) -> None:
         self.waits.append(seconds)
         await asyncio.sleep(seconds)
+
+
+def _renewal_wait(cache: Any, timeout: float) -> tuple[Any, float]:
+    cached = cache.cached
+    assert cached is not None, "no token is cached yet"
+    return cached, time.monotonic() + timeout
+
+
+def wait_past_renewal_point(cache: Any, timeout: float = 60) -> Any:
+    """Poll until the cached token of a ``TokenCache`` is due for renewal; returns it.
+
+    :param cache: the token cache (``hook.tokens._cache``).
+    :param timeout: seconds before the test fails.
+    """
+    cached, deadline = _renewal_wait(cache, timeout)
+    while cache.now() < cached.renew_at:
+        assert time.monotonic() < deadline, f"the token never came due within {timeout:g} s"
+        time.sleep(0.05)
+    return cached
+
+
+async def await_past_renewal_point(cache: Any, timeout: float = 60) -> Any:
+    """:func:`wait_past_renewal_point` for an event loop."""
+    cached, deadline = _renewal_wait(cache, timeout)
+    while cache.now() < cached.renew_at:
+        assert time.monotonic() < deadline, f"the token never came due within {timeout:g} s"
+        await asyncio.sleep(0.05)
+    return cached

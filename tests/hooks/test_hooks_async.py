@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hook_helpers import wait_for_run
+from hook_helpers import ASYNC_RENEWABLE_TOKEN_LIFETIME, await_past_renewal_point, wait_for_run
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus, StepRunStatus
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
@@ -130,14 +130,17 @@ async def test_hook_works_again_after_close(
 async def test_async_token_is_reacquired_before_it_expires(
     emulator_factory: Callable[..., EmulatorProcess], make_conn: ConnMaker
 ) -> None:
-    short = emulator_factory(token_lifetime=2)
+    # Renewed in their last 8 s: 20 concurrent calls then get one new token.
+    short = emulator_factory(token_lifetime=ASYNC_RENEWABLE_TOKEN_LIFETIME)
     run_id = short.manifest["pipeline_runs"]["simulated"]
     async with AzureMLPipelinesAsyncHook(make_conn(short)) as hook:
         await hook.get_pipeline_run(run_id)
         first = short.stats()["tokens_issued"]
-        await asyncio.sleep(2)
+        await await_past_renewal_point((await hook._get_transport()).tokens._cache)
         await asyncio.gather(*(hook.get_pipeline_run(run_id) for _ in range(20)))
-    assert short.stats()["tokens_issued"] == first + 1
+    stats = short.stats()
+    assert stats["tokens_issued"] == first + 1
+    assert set(stats["responses"]) == {"200"}, stats["responses"]
 
 
 def test_sync_and_async_hooks_agree_on_a_submitted_run(

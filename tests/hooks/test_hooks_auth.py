@@ -14,6 +14,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from hook_certs import self_signed_certificate
 from hook_fault_proxy import running_proxy
+from hook_helpers import wait_past_renewal_point
 
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import AzureMLAuthenticationError
@@ -47,13 +48,15 @@ def test_one_token_serves_many_calls(
 def test_token_is_reacquired_before_it_expires(
     emulator_factory: Callable[..., EmulatorProcess], make_conn: ConnMaker
 ) -> None:
-    short = emulator_factory(token_lifetime=2)
+    # 10 s tokens are renewed in their last 2 s: a call then must not use the cached one.
+    short = emulator_factory(token_lifetime=10)
     with AzureMLPipelinesHook(make_conn(short)) as hook:
         hook.list_published_pipelines()
         first_count = tokens_issued(short)
         for _ in range(2):
-            time.sleep(2)  # one token lifetime: the cached token is past its renewal point
+            due = wait_past_renewal_point(hook.tokens._cache)
             hook.list_published_pipelines()
+            assert hook.tokens._cache.cached.token != due.token, "the due token was used"
         assert tokens_issued(short) == first_count + 2
         statuses = short.stats()["responses"]
         assert set(statuses) == {"200"}, statuses

@@ -57,9 +57,36 @@ def test_full_jitter_scales_the_ceiling_by_the_random_fraction() -> None:
     assert jittered.wait_before_retry(2) == pytest.approx(1.0)  # 0.25 * 4 s
 
 
-def test_retry_after_wins_over_backoff_and_is_capped() -> None:
+def test_retry_after_wins_over_backoff_and_is_not_cut_to_max_backoff() -> None:
     assert policy().wait_before_retry(0, "5") == 5.0
-    assert policy(max_backoff=20.0).wait_before_retry(0, "3600") == 20.0
+    # The service's ask is waited out in full: max_backoff bounds only our own backoff.
+    assert policy(max_backoff=20.0).wait_before_retry(0, "3600") == 3600.0
+
+
+def test_retry_after_is_honoured_when_it_ends_before_the_deadline() -> None:
+    assert policy(deadline=NOW + 120).wait_before_retry(0, "90") == 90.0
+    assert policy(deadline=NOW + 90).wait_before_retry(0, "90") == 90.0
+
+
+def test_retry_after_beyond_the_deadline_fails_at_once_saying_why() -> None:
+    wait, reason = policy(deadline=NOW + 30).plan_wait(0, "90")
+    assert wait is None
+    assert reason == "the service asked to retry after 90 s, beyond the task's deadline (30 s left)"
+    decision = policy(deadline=NOW + 30).decide(0, AttemptOutcome(429, "90"))
+    assert (decision.action, decision.reason) == (Action.FAIL, reason)
+
+
+def test_own_backoff_beyond_the_deadline_is_not_started() -> None:
+    wait, reason = policy(deadline=NOW + 3).plan_wait(2)  # 4 s backoff, 3 s left
+    assert wait is None and reason is not None and "after the deadline" in reason
+    assert policy(deadline=NOW + 5).plan_wait(2) == (4.0, None)
+
+
+def test_until_keeps_the_earlier_deadline() -> None:
+    assert policy().until(None).deadline is None
+    assert policy().until(NOW + 10).deadline == NOW + 10
+    assert policy(deadline=NOW + 5).until(NOW + 10).deadline == NOW + 5
+    assert policy(deadline=NOW + 50).until(NOW + 10).deadline == NOW + 10
 
 
 def test_zero_retries_never_waits() -> None:
@@ -82,9 +109,16 @@ def test_zero_retries_never_waits() -> None:
         (AttemptOutcome(504), {}, Action.RETRY),
         (AttemptOutcome(request_may_have_arrived=True), {}, Action.RETRY),
         (AttemptOutcome(permanent=True), {}, Action.FAIL),
-        # Submissions: only failures that certainly left no effect are resent directly.
+        # Submissions: only failures that certainly left no effect are resent directly; a 503
+        # may come from a gateway after the run was created, so it is looked up first.
         (AttemptOutcome(429), {"idempotent": False, "can_check_submission": True}, Action.RETRY),
-        (AttemptOutcome(503), {"idempotent": False, "can_check_submission": True}, Action.RETRY),
+        (
+            AttemptOutcome(503),
+            {"idempotent": False, "can_check_submission": True},
+            Action.CHECK_SUBMISSION,
+        ),
+        # Other non-idempotent calls keep treating a 503 as a refusal.
+        (AttemptOutcome(503), {"idempotent": False}, Action.RETRY),
         (
             AttemptOutcome(request_may_have_arrived=False),
             {"idempotent": False, "can_check_submission": True},
@@ -137,3 +171,25 @@ def test_exhausted_retries_fail_but_still_check_an_ambiguous_submission() -> Non
 )
 def test_ambiguity(outcome: AttemptOutcome, ambiguous: bool) -> None:
     assert is_ambiguous(outcome) is ambiguous
+
+
+def test_a_cancel_keeps_its_retries_after_the_deadline() -> None:
+    from airflow_provider_mlpipelines.hooks._errors import Operation
+    from airflow_provider_mlpipelines.hooks._transport import Call
+
+    past = policy(deadline=NOW - 1)
+    bounded = Call(Operation("get run"), "GET", "https://x/run")
+    cancel = Call(Operation("cancel run"), "DELETE", "https://x/run", bounded=False)
+    assert bounded.policy_within(policy(), NOW - 1).deadline == NOW - 1
+    assert cancel.policy_within(policy(), NOW - 1).deadline is None
+    assert past.decide(0, AttemptOutcome(503)).action is Action.FAIL
+    assert cancel.policy_within(policy(), NOW - 1).decide(0, AttemptOutcome(503)).action is (
+        Action.RETRY
+    )
+
+
+def test_the_trigger_hook_is_bounded_by_the_wait_end() -> None:
+    from airflow_provider_mlpipelines.triggers.azure_ml_pipelines import AzureMLPipelineRunTrigger
+
+    assert AzureMLPipelineRunTrigger("run", end_time=NOW).hook.deadline == NOW
+    assert AzureMLPipelineRunTrigger("run").hook.deadline is None

@@ -57,6 +57,7 @@ def test_train_run_end_to_end(hook: AzureMLPipelinesHook, train_pipeline: Any) -
 
     finished = wait_for_run(hook, run.id)
     assert finished.status is PipelineRunStatus.FINISHED
+    assert finished.description == "end to end"
     assert finished.parameter_assignments.get("epochs") == "5"
 
     steps = hook.get_step_statuses(run.id)

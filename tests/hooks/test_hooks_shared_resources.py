@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+from hook_helpers import ASYNC_RENEWABLE_TOKEN_LIFETIME, await_past_renewal_point
 
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import AzureMLAuthenticationError
@@ -141,14 +142,16 @@ def test_a_new_event_loop_gets_a_new_session_and_reuses_the_token(
 async def test_the_shared_token_is_renewed_before_it_expires(
     emulator_factory: Callable[..., EmulatorProcess], make_conn: ConnMaker
 ) -> None:
-    short = emulator_factory(token_lifetime=3)
+    short = emulator_factory(token_lifetime=ASYNC_RENEWABLE_TOKEN_LIFETIME)
     conn_id = make_conn(short)
     run_id = short.manifest["pipeline_runs"]["simulated"]
     hooks = [AzureMLPipelinesAsyncHook(conn_id) for _ in range(HOOKS)]
     try:
         await poll_all(hooks, run_id)
         assert tokens_issued(short) == 1
-        await asyncio.sleep(3)  # one lifetime: past the renewal point, and expired
+        shared = SHARED_TOKENS.held(token_key(conn_id))
+        assert shared is not None
+        await await_past_renewal_point(shared.cache)
         runs = await poll_all(hooks, run_id)
         await poll_all(hooks, run_id)
     finally:

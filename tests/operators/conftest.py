@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
-from tests.airflow_helpers import load_dagbag, task_state, xcom
+from tests.airflow_helpers import INLINE_TRIGGER_LOGGER, load_dagbag, task_state, xcom
 
 __all__ = ["RecordingTaskInstance", "task_state", "xcom"]
 
@@ -82,6 +83,8 @@ def task_output(
 ) -> Callable[[], str]:
     """What the DAG runs of a test printed and logged: Airflow 3's ``dag.test()`` prints task
     logs, Airflow 2's logs them."""
+    # Airflow 2.11's dag.test() says at INFO when it runs a trigger (see ``deferrals``).
+    caplog.set_level(logging.INFO, logger=INLINE_TRIGGER_LOGGER)
 
     def read() -> str:
         captured = capfd.readouterr()

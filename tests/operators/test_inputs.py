@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
+from airflow_provider_mlpipelines.hooks._requests import check_experiment_name
 from airflow_provider_mlpipelines.operators._base import (
     check_exactly_one,
     check_identifier,
     check_status,
     looks_templated,
 )
-from airflow_provider_mlpipelines.operators._submission import load_parameters
+from airflow_provider_mlpipelines.operators._submission import load_assignments, load_parameters
 from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
     AzureMLPublishPipelineOperator,
     AzureMLSetPipelineEndpointDefaultVersionOperator,
@@ -142,3 +145,48 @@ def test_submit_operator_template_fields_cover_identifiers_and_inputs() -> None:
         "dataset_assignments",
         "tags",
     } <= fields
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ({"raw": {"datastore": "s", "path": "p"}}, {"raw": {"datastore": "s", "path": "p"}}),
+        ('{"raw": {"datastore": "s", "path": "p"}}', {"raw": {"datastore": "s", "path": "p"}}),
+    ],
+)
+def test_load_assignments_takes_a_dict_or_its_json_text(value: object, expected: object) -> None:
+    assert load_assignments(value, "data_path_assignments", "a data path") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("raw=s/p", "data_path_assignments is a string but not JSON"),
+        ("[1, 2]", "must be a dict of name -> a data path (or its JSON text), got list"),
+        ('"s/p"', "got str"),
+        (["raw"], "got list"),
+        (7, "got int"),
+    ],
+)
+def test_load_assignments_refuses_anything_else_naming_the_argument(
+    value: object, fragment: str
+) -> None:
+    with pytest.raises(AzureMLInvalidInputError, match=re.escape(fragment)):
+        load_assignments(value, "data_path_assignments", "a data path")
+
+
+@pytest.mark.parametrize(
+    "name", ["e", "housing-scoring", "Nightly_2026-01-01", "9lives", " padded ", "x" * 256]
+)
+def test_experiment_names_the_service_takes(name: str) -> None:
+    assert check_experiment_name(name) == name.strip()
+
+
+@pytest.mark.parametrize(
+    "name", ["-x", "_x", "a b", "a.b", "a/b", "ünï", "x" * 257, "", "   ", None, 3]
+)
+def test_experiment_names_the_service_refuses(name: object) -> None:
+    with pytest.raises(AzureMLInvalidInputError, match="experiment_name"):
+        check_experiment_name(name)

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
+from tests.airflow_helpers import deferrals
+from tests.run_holding import run_held
 
 from .conftest import task_state, xcom
 
@@ -40,9 +43,15 @@ def test_submit_scores_the_assigned_day_and_pushes_run_facts(
     session_conn: dict[str, Any],
     mode: str,
     kind: str,
+    emulator: EmulatorProcess,
+    task_output: Callable[[], str],
 ) -> None:
     day = "2026-01-02"
-    dag_run = run_dag(
+    # Scoring takes well under a second: the run stays queued until the task has looked, so
+    # the deferred mode really defers.
+    dag_run = run_held(
+        emulator,
+        run_dag,
         f"mlp_test_submit_{mode}_{kind}",
         **_target(kind, published),
         parameters={"round_digits": 3},
@@ -55,6 +64,8 @@ def test_submit_scores_the_assigned_day_and_pushes_run_facts(
     assert xcom(dag_run, "submit", "run_id") == run_id
     assert run_id in xcom(dag_run, "submit", "run_url")
     assert xcom(dag_run, "submit", "run_status") == "Finished"
+    # The deferred mode waited in a trigger; the sync mode did not.
+    assert (deferrals(dag_run, "submit", task_output()) >= 1) == (mode == "deferred")
 
     run = hook.get_pipeline_run(run_id)
     assert run.status == PipelineRunStatus.FINISHED
@@ -129,14 +140,14 @@ def test_parameters_from_a_templated_json_file(
 
 
 def test_no_wait_returns_at_once_with_the_run_id(
-    run_dag: Any, hook: Any, published: dict[str, Any]
+    run_dag: Any, hook: Any, published: dict[str, Any], emulator: EmulatorProcess
 ) -> None:
-    dag_run = run_dag(
-        "mlp_test_no_wait", target=published["train"], parameters={"sleep_seconds": 30}
-    )
+    # The run stays queued for the whole test: only a task that did not wait can succeed.
+    with emulator.faults(queue_seconds=3600):
+        dag_run = run_dag("mlp_test_no_wait", target=published["train"])
     assert dag_run.state == "success"
     run_id = xcom(dag_run, "submit")
-    assert xcom(dag_run, "submit", "run_status") in ("NotStarted", "Running")
+    assert xcom(dag_run, "submit", "run_status") == "NotStarted"
     assert not hook.get_pipeline_run(run_id).status.is_terminal
     hook.cancel_pipeline_run(run_id)
     assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.CANCELED

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
+from tests.airflow_helpers import deferrals, reschedules
+from tests.run_holding import RunHold, run_held
 
 from .conftest import task_state, xcom
 
@@ -24,8 +27,13 @@ def test_a_failed_step_fails_the_task_naming_the_step_and_its_stderr(
     published: dict[str, Any],
     mode: str,
     task_output: Callable[[], str],
+    emulator: EmulatorProcess,
 ) -> None:
-    dag_run = run_dag(
+    # The step fails at once: the run stays queued until the task has looked, so the
+    # deferred mode gets the failure through its trigger.
+    dag_run = run_held(
+        emulator,
+        run_dag,
         f"mlp_test_submit_{mode}_pipeline",
         target=published["train"],
         data_path_assignments=MISSING_DATA,
@@ -36,6 +44,7 @@ def test_a_failed_step_fails_the_task_naming_the_step_and_its_stderr(
     assert xcom(dag_run, "submit", "run_status") == "Failed"
     assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.FAILED
     output = task_output()
+    assert (deferrals(dag_run, "submit", output) >= 1) == (mode == "deferred")
     assert "AzureMLPipelineRunFailedError" in output
     assert f"Pipeline run {run_id} ended Failed" in output
     assert "train" in output
@@ -59,6 +68,7 @@ def test_timeout_cancels_the_remote_run(
     run_id = xcom(dag_run, "submit", "run_id")
     assert hook.get_pipeline_run(run_id).status == PipelineRunStatus.CANCELED
     output = task_output()
+    assert (deferrals(dag_run, "submit", output) >= 1) == (mode == "deferred")
     assert "AzureMLPipelineRunTimeoutError" in output
     assert "it was canceled" in output
 
@@ -68,30 +78,65 @@ def _submit(hook: Any, pipeline_id: str, **parameters: Any) -> str:
     return hook.submit_pipeline_run(pipeline_id, submission).id
 
 
+def _run_sensor(
+    run_dag: Any, emulator: EmulatorProcess, hook: Any, pipeline_id: str, mode: str, **params: Any
+) -> tuple[Any, str]:
+    """Run the sensor DAG of ``mode`` on a run that stays queued until the sensor has looked.
+
+    Returns the DagRun and the run id.
+    """
+    with RunHold(emulator) as hold:
+        run_id = _submit(hook, pipeline_id, **params)
+        hold.release_after_reads(1)
+        dag_run = run_dag(f"mlp_test_sensor_{mode}", run_id=run_id)
+    assert hold.released, "the sensor never read the run's status"
+    return dag_run, run_id
+
+
+def _assert_waited_as(mode: str, dag_run: Any, output: str) -> None:
+    """The sensor waited the way its mode says: in its slot, rescheduled, or deferred."""
+    waits = {
+        "reschedule": reschedules(dag_run, "wait"),
+        "deferrable": deferrals(dag_run, "wait", output),
+    }
+    expected = {kind: (n >= 1) for kind, n in waits.items()}
+    assert expected == {kind: kind == mode for kind in waits}, waits
+
+
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_sensor_waits_for_a_run_started_elsewhere(
-    run_dag: Any, hook: Any, published: dict[str, Any], mode: str
-) -> None:
-    run_id = _submit(hook, published["simulated"], duration_seconds=2)
-    dag_run = run_dag(f"mlp_test_sensor_{mode}", run_id=run_id)
-    assert dag_run.state == "success"
-    assert xcom(dag_run, "wait", "run_status") == "Finished"
-    assert run_id in xcom(dag_run, "wait", "run_url")
-
-
-@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
-def test_sensor_fails_when_the_run_fails(
     run_dag: Any,
+    emulator: EmulatorProcess,
     hook: Any,
     published: dict[str, Any],
     mode: str,
     task_output: Callable[[], str],
 ) -> None:
-    run_id = _submit(hook, published["simulated"], duration_seconds=1, outcome="Failed")
-    dag_run = run_dag(f"mlp_test_sensor_{mode}", run_id=run_id)
+    dag_run, run_id = _run_sensor(
+        run_dag, emulator, hook, published["simulated"], mode, duration_seconds=1
+    )
+    assert dag_run.state == "success"
+    assert xcom(dag_run, "wait", "run_status") == "Finished"
+    assert run_id in xcom(dag_run, "wait", "run_url")
+    _assert_waited_as(mode, dag_run, task_output())
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_sensor_fails_when_the_run_fails(
+    run_dag: Any,
+    emulator: EmulatorProcess,
+    hook: Any,
+    published: dict[str, Any],
+    mode: str,
+    task_output: Callable[[], str],
+) -> None:
+    dag_run, run_id = _run_sensor(
+        run_dag, emulator, hook, published["simulated"], mode, duration_seconds=1, outcome="Failed"
+    )
     assert dag_run.state == "failed"
     assert xcom(dag_run, "wait", "run_status") == "Failed"
     output = task_output()
+    _assert_waited_as(mode, dag_run, output)
     assert f"Pipeline run {run_id} ended Failed" in output
     assert "work" in output
 

@@ -169,6 +169,56 @@ ROWS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         {"rest_endpoint": "http://example.com/pipelines/v1.0/x"},
         ("refusing plain http",),
     ),
+    (
+        "data_paths_text_not_json",
+        {"published_pipeline_id": "{train}", "data_path_assignments": "input=store/path"},
+        ("data_path_assignments is a string but not JSON", "'datastore'"),
+    ),
+    (
+        "data_paths_json_list",
+        {"published_pipeline_id": "{train}", "data_path_assignments": '["store", "path"]'},
+        ("data_path_assignments must be a dict", "got list"),
+    ),
+    (
+        "data_paths_list",
+        {"published_pipeline_id": "{train}", "data_path_assignments": [("input", "x")]},
+        ("data_path_assignments must be a dict", "got list"),
+    ),
+    (
+        "datasets_int",
+        {"published_pipeline_id": "{train}", "dataset_assignments": 5},
+        ("dataset_assignments must be a dict", "saved dataset id", "got int"),
+    ),
+    (
+        "datasets_json_string",
+        {"published_pipeline_id": "{train}", "dataset_assignments": '"1234-abcd"'},
+        ("dataset_assignments must be a dict", "got str"),
+    ),
+    (
+        "experiment_space",
+        {"published_pipeline_id": "{train}", "experiment_name": "my experiment"},
+        ("experiment_name 'my experiment' is not a valid", "letters", "'_' and '-'"),
+    ),
+    (
+        "experiment_non_ascii",
+        {"published_pipeline_id": "{train}", "experiment_name": "expérience"},
+        ("experiment_name 'expérience' is not a valid", "a-z, A-Z"),
+    ),
+    (
+        "experiment_leading_dash",
+        {"published_pipeline_id": "{train}", "experiment_name": "-nightly"},
+        ("is not a valid experiment name", "starting with a letter or a digit"),
+    ),
+    (
+        "experiment_too_long",
+        {"published_pipeline_id": "{train}", "experiment_name": "e" * 257},
+        ("is not a valid experiment name", "1-256 characters"),
+    ),
+    (
+        "experiment_path",
+        {"published_pipeline_id": "{train}", "experiment_name": "a/../b"},
+        ("experiment_name 'a/../b' is not a valid",),
+    ),
 ]
 
 
@@ -198,13 +248,12 @@ def test_bad_input_is_refused_before_anything_is_submitted(
         "disabled_endpoint": disabled["endpoint"],
         "other_host_url": _other_host_url(published, decoy.port),
     }
-    kwargs = {key: _fill(value, values) for key, value in arguments.items()}
+    kwargs = {"experiment_name": "reliability-bad-input"}
+    kwargs.update({key: _fill(value, values) for key, value in arguments.items()})
     runs_before = admin.total_runs()
 
     with pytest.raises(AzureMLPipelinesError) as info:
-        operator = AzureMLSubmitPipelineRunOperator(
-            task_id="submit", experiment_name="reliability-bad-input", **kwargs
-        )
+        operator = AzureMLSubmitPipelineRunOperator(task_id="submit", **kwargs)
         operator.execute({"ti": RecordingTaskInstance(run_id=f"bad_{row}")})
 
     message = str(info.value)

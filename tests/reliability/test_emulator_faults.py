@@ -28,6 +28,9 @@ FAULT_FLAGS = (
     "--fault-queue-seconds",
     "--fault-seed",
     "--fault-token-endpoint",
+    "--fault-error-mode",
+    "--fault-list-delay-seconds",
+    "--fault-runs-page-size",
 )
 
 
@@ -218,15 +221,20 @@ def test_queued_runs_wait_not_started_then_run_and_the_setting_is_restored(
             own_emulator.manifest["pipeline_runs"]["simulated"], name="queued", version="1"
         )
         submission = build_submission(experiment_name="queued", parameters={"duration_seconds": 0})
-        with own_emulator.faults(queue_seconds=5) as settings:
-            assert settings["queue_seconds"] == 5
+        # An hour: nothing but the end of the block can start these runs.
+        with own_emulator.faults(queue_seconds=3600) as settings:
+            assert settings["queue_seconds"] == 3600
             run = hook.submit_pipeline_run(pipeline.id, submission)
             canceled = hook.submit_pipeline_run(pipeline.id, submission)
-            time.sleep(1)
-            assert hook.get_pipeline_run(run.id).status is PipelineRunStatus.NOT_STARTED
+            # A run of 0 s would be over long before this second of looking ends.
+            watched_until = time.monotonic() + 1
+            while time.monotonic() < watched_until:
+                assert hook.get_pipeline_run(run.id).status is PipelineRunStatus.NOT_STARTED
+                time.sleep(0.1)
             hook.cancel_pipeline_run(canceled.id)
             # A queued run can be canceled before it starts.
             assert hook.get_pipeline_run(canceled.id).status is PipelineRunStatus.CANCELED
+        # Restoring the setting releases the run already waiting.
         assert own_emulator.set_faults()["queue_seconds"] == 0
         deadline = time.monotonic() + 30
         while not hook.get_pipeline_run(run.id).status.is_terminal:

@@ -17,6 +17,7 @@ from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
 
 from .conftest import EmulatorAdmin
+from .waiting_helpers import wait_until_polled
 
 MODES = ("sync", "deferred")
 
@@ -100,8 +101,11 @@ def test_a_30_second_token_lifetime_during_a_long_wait_is_renewed_without_401(
     assert stats["runs"].get("Finished", 0) == 3 + 1  # the seed runs and this one
 
 
-class Outage:
-    """Stops the emulator once it holds a run in flight, keeps it down, starts it again.
+class StoppedEmulator:
+    """Stops the emulator once the task is in its wait, keeps it down, starts it again.
+
+    A restart, not a network outage (see ``test_network_outage.py``): the emulator fails the
+    runs it held in flight.
 
     :param emulator: the emulator.
     :param seconds: how long it stays down.
@@ -114,7 +118,7 @@ class Outage:
         self.restarted = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> Outage:
+    def start(self) -> StoppedEmulator:
         self._thread.start()
         return self
 
@@ -123,15 +127,9 @@ class Outage:
 
     def _run(self) -> None:
         try:
-            admin = EmulatorAdmin(self.emulator)
-            deadline = time.monotonic() + 120
-            while admin.stats()["runs_in_flight"] < 1:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("no run was submitted")
-                time.sleep(0.2)
-            time.sleep(3)  # let the task settle into its wait
+            wait_until_polled(self.emulator)
             self.emulator.stop()
-            time.sleep(self.seconds)
+            time.sleep(self.seconds)  # the time the service stays away, not a synchronisation
             self.emulator.start()
         except BaseException as exc:
             self.error = exc
@@ -141,7 +139,7 @@ class Outage:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-def test_a_60_second_outage_while_waiting_ends_with_the_runs_real_state(
+def test_an_emulator_stopped_60_seconds_while_waiting_fails_with_the_runs_real_state(
     mode: str,
     own_emulator: EmulatorProcess,
     run_reliability_dag: Callable[..., Any],
@@ -149,7 +147,7 @@ def test_a_60_second_outage_while_waiting_ends_with_the_runs_real_state(
 ) -> None:
     pipeline_id = _publish_simulated(own_emulator)
     port = own_emulator.port
-    outage = Outage(own_emulator, seconds=60).start()
+    outage = StoppedEmulator(own_emulator, seconds=60).start()
     try:
         dag_run = run_reliability_dag(
             f"mlp_rel_submit_{mode}",
@@ -168,4 +166,5 @@ def test_a_60_second_outage_while_waiting_ends_with_the_runs_real_state(
     assert "restart" in (runs[0].status_info.status_detail or "").lower()
     assert dag_run.state == "failed"
     output = task_output()
-    assert "AzureMLPipelineRunFailedError" in output or "ended Failed" in output, output[-3000:]
+    assert "AzureMLPipelineRunFailedError" in output, output[-3000:]
+    assert f"Pipeline run {runs[0].id} ended Failed" in output, output[-3000:]
