@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesAsyncHook
 
 
+#: Seconds ``on_kill`` may take to decide and cancel; below the triggerer's own bound
+#: (``[triggerer] on_kill_timeout``, 30 s by default).
+ON_KILL_SECONDS = 20.0
+
+
 class AzureMLPipelineRunTrigger(BaseTrigger):
     """Poll a pipeline run until it is terminal, then fire one event.
 
@@ -166,6 +171,23 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         lost the trigger to another one (its heartbeat went stale); only the first may cancel
         the run (see :mod:`airflow_provider_mlpipelines._lifecycle`).
         """
+        work = asyncio.ensure_future(asyncio.wait_for(self._kill(), ON_KILL_SECONDS))
+        while not work.done():
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The triggerer cancels a cancelled trigger's task again at each sync with its
+                # supervisor while on_kill runs: finish deciding (bounded) rather than stop
+                # halfway through a user's stop.
+                continue
+            except Exception:
+                break
+        if not work.cancelled() and work.exception() is not None:
+            self.log.warning(
+                "Stopping the wait for pipeline run %s: %s", self.run_id, work.exception()
+            )
+
+    async def _kill(self) -> None:
         try:
             if self.cancel_on_kill and await self._stopped_by_user():
                 await self._cancel_quietly("the task was killed")

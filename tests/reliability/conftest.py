@@ -73,6 +73,11 @@ class EmulatorAdmin:
         """How many runs the emulator holds, whatever their state."""
         return sum(self.stats()["runs"].values())
 
+    def submit_requests(self) -> int:
+        """How many submit requests reached the emulator, refused ones included."""
+        requests = self.stats()["requests"]
+        return sum(count for name, count in requests.items() if name.startswith("submit to"))
+
 
 @pytest.fixture(scope="session")
 def reliability_dagbag(airflow_db: None) -> Any:  # noqa: F811

@@ -1,5 +1,5 @@
 """Bad input is refused with a message naming the problem (and the valid choices), before
-anything is submitted: the emulator's run count does not move.
+anything is submitted: neither the emulator's run count nor its count of submit requests moves.
 
 One table covers every row; each row builds the submit operator and calls ``execute`` with a
 recording task instance, against the session emulator (real HTTPS, real credential).
@@ -251,6 +251,7 @@ def test_bad_input_is_refused_before_anything_is_submitted(
     kwargs = {"experiment_name": "reliability-bad-input"}
     kwargs.update({key: _fill(value, values) for key, value in arguments.items()})
     runs_before = admin.total_runs()
+    submits_before = admin.submit_requests()
 
     with pytest.raises(AzureMLPipelinesError) as info:
         operator = AzureMLSubmitPipelineRunOperator(task_id="submit", **kwargs)
@@ -260,4 +261,6 @@ def test_bad_input_is_refused_before_anything_is_submitted(
     for fragment in fragments:
         assert _fill(fragment, values) in message, message
     assert admin.total_runs() == runs_before
+    # Not even a refused submission: the request itself never left the operator.
+    assert admin.submit_requests() == submits_before
     assert decoy.received == []

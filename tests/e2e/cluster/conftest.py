@@ -77,4 +77,6 @@ def cluster() -> Iterator[Cluster]:
         raise
     finally:
         cluster.down()
-        shutil.rmtree(root, ignore_errors=True)
+        # MLPIPELINES_CLUSTER_KEEP=1 keeps the logs for a look after a failure.
+        if os.environ.get("MLPIPELINES_CLUSTER_KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
