@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Real (subprocess) steps running at once; further steps wait in state Queued "
         "(default 8). Simulated steps are not limited.",
     )
+    parser.add_argument(
+        "--lro-seconds",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="How long a v2 long-running operation (endpoint or deployment PUT/DELETE, job "
+        "cancel) stays InProgress before it completes (default 1).",
+    )
     _add_fault_flags(parser)
     _add_identity_flags(parser)
     parser.add_argument(
@@ -331,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace=args.workspace,
         token_lifetime=args.token_lifetime,
         max_processes=args.max_processes,
+        lro_seconds=args.lro_seconds,
         faults=faults,
         **_identity_settings(args),  # type: ignore[arg-type]
     )

@@ -4,7 +4,8 @@ The settings start from the ``--fault-*`` flags (no faults by default) and are c
 time through ``POST /_emulator/admin/faults``; the fault middleware consults
 :meth:`FaultInjector.pick` for every service API request.
 
-Scope: faults hit the service routes (``/pipelines/...`` and ``/history/...``). They never hit
+Scope: faults hit the service routes (``/pipelines/...``, ``/history/...`` and the v2 ARM and
+scoring routes, ``/subscriptions/...`` and ``/inference/...``). They never hit
 the emulator's own routes (``/_emulator/...``), discovery or the studio pages. The token
 endpoint is spared by default, so that rates describe the service APIs alone; with
 ``token_endpoint=true`` it is failed, throttled, delayed and dropped like the APIs, as a real

@@ -24,6 +24,7 @@ FLAGS = (
     "--host",
     "--token-lifetime",
     "--max-processes",
+    "--lro-seconds",
     "--log-level",
 )
 

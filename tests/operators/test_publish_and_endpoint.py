@@ -25,6 +25,8 @@ def test_publish_then_endpoint_versions_without_duplicates(
     pipeline_id = xcom(first, "publish")
     assert xcom(first, "publish", "pipeline_id") == pipeline_id
     assert pipeline_id in xcom(first, "publish", "pipeline_url")
+    # The operator's templated description reached the service (set in the test DAG).
+    assert hook.get_published_pipeline(pipeline_id).description == "published by the operator tests"
     endpoint = xcom(first, "endpoint")
     assert endpoint["version"] == "0" and endpoint["previous_default_version"] is None
 
