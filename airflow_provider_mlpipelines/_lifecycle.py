@@ -95,7 +95,7 @@ def _states_from_sdk(
     return ti_state, _state_value(sdk_ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
 
 
-async def read_states_from_trigger(ti: Any, timeout: float = 10.0) -> tuple[str | None, str | None]:
+async def read_states_from_trigger(ti: Any, timeout: float = 25.0) -> tuple[str | None, str | None]:
     """The states of a deferred task instance and its DAG run, read from inside a trigger
     (Airflow 3 triggerer; its supervisor answers through the execution API).
 
@@ -103,7 +103,9 @@ async def read_states_from_trigger(ti: Any, timeout: float = 10.0) -> tuple[str 
     on the event loop: a thread's blocking request could wait behind the loop's own.
 
     :param ti: the trigger's ``task_instance``.
-    :param timeout: seconds to wait for the answers; then :class:`TimeoutError`.
+    :param timeout: seconds to wait for the answers; then :class:`TimeoutError`. The first
+        request of a triggerer makes its supervisor start Airflow's in-process execution API,
+        which took 11-12 s on a loaded 2-core machine.
     """
     from airflow.sdk.execution_time import task_runner
     from airflow.sdk.execution_time.comms import GetDagRunState, GetTaskStates

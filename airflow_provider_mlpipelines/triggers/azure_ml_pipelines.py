@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Seconds ``on_kill`` may take to decide and cancel; below the triggerer's own bound
 #: (``[triggerer] on_kill_timeout``, 30 s by default).
-ON_KILL_SECONDS = 20.0
+ON_KILL_SECONDS = 28.0
 
 
 class AzureMLPipelineRunTrigger(BaseTrigger):

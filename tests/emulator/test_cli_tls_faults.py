@@ -22,6 +22,7 @@ FLAGS = (
     "--state-dir",
     "--workspace",
     "--host",
+    "--advertise-url",
     "--token-lifetime",
     "--max-processes",
     "--lro-seconds",
