@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +70,10 @@ def descendants(root_pid: int) -> list[int]:
             found.append(child)
             pending.append(child)
     return list(reversed(found))
+
+
+#: Attempts at creating a DAG run through the API (resends need the run id to be ours).
+TRIGGER_ATTEMPTS = 4
 
 
 class AirflowStandalone:
@@ -333,10 +338,23 @@ class AirflowApi:
         :param logical_date: ISO-8601 with a time zone; ``None`` for a run without one.
         :param conf: the run's conf.
         """
-        body: dict[str, Any] = {"conf": dict(conf)}
+        # A run id of our own makes the POST safe to resend: SQLite under load sometimes
+        # answers 500 "Database error" to a request that may or may not have created the run.
+        run_id = f"manual__api_{uuid.uuid4().hex}"
+        body: dict[str, Any] = {"conf": dict(conf), "dag_run_id": run_id}
         if logical_date is not None or self.api_path == "/api/v2":
             body["logical_date"] = logical_date  # Airflow 3 wants it, null or not
-        return self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+            try:
+                return self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
+            except requests.HTTPError as err:
+                status = err.response.status_code if err.response is not None else 0
+                if status == 409:  # an earlier attempt created it after all
+                    return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+                if status < 500 or attempt == TRIGGER_ATTEMPTS:
+                    raise
+                time.sleep(2 * attempt)
+        raise AssertionError("unreachable")
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
         """Poll a DAG run until it is ``success`` or ``failed``; return it.

@@ -24,6 +24,7 @@ from hook_helpers import conn_json
 
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
 from airflow_provider_mlpipelines.hooks._async_transport import env_proxy
+from airflow_provider_mlpipelines.hooks._tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from airflow_provider_mlpipelines.triggers.azure_ml_pipelines import AzureMLPipelineRunTrigger
 from tests.airflow_helpers import load_dagbag, task_state
@@ -64,6 +65,12 @@ def proxied_conn(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> 
     service, authority = f"localhost:{emulator.port}", f"127.0.0.1:{emulator.port}"
     conn = conn_json(emulator, host=f"https://{service}", authority_host=f"https://{authority}")
     monkeypatch.setenv(CONN_ENV_VAR, conn)
+    with AzureMLPipelinesHook() as hook:
+        held = SHARED_TOKENS.held(TokenKey.of(hook.settings))
+    if held is not None:
+        # A hook of an earlier test (same connection id and authority) still holds a token:
+        # forget it, so that this test's credentials really ask the authority, by the proxy.
+        held.cache.clear()
     return service, authority
 
 
