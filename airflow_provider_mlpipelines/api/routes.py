@@ -43,30 +43,41 @@ class Route:
 
     def format(self, **values: str) -> str:
         """Fill the template; every value is percent-encoded as one path segment."""
-        return self.template.format(
-            **{key: quote(str(val), safe="") for key, val in values.items()}
-        )
+        return fill_template(self.template, values)
 
     def match(self, path: str) -> dict[str, str] | None:
         """The decoded placeholder values if ``path`` is exactly this route, else ``None``.
 
         The inverse of :meth:`format`: it lets a client recognise a URL the service handed out.
         """
-        found = _template_pattern(self.template).fullmatch(path)
-        if found is None:
-            return None
-        return {key: unquote(val) for key, val in found.groupdict().items()}
+        return match_template(self.template, path)
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    """Fill a path template; every value is percent-encoded as one path segment."""
+    return template.format(**{key: quote(str(val), safe="") for key, val in values.items()})
+
+
+def match_template(template: str, path: str, *, ignore_case: bool = False) -> dict[str, str] | None:
+    """The decoded placeholder values if ``path`` is exactly ``template``, else ``None``.
+
+    :param ignore_case: compare the fixed segments case-insensitively (as ARM does).
+    """
+    found = _template_pattern(template, ignore_case).fullmatch(path)
+    if found is None:
+        return None
+    return {key: unquote(val) for key, val in found.groupdict().items()}
 
 
 @cache
-def _template_pattern(template: str) -> re.Pattern[str]:
+def _template_pattern(template: str, ignore_case: bool = False) -> re.Pattern[str]:
     """A regular expression matching ``template`` with one path segment per placeholder."""
     pieces = re.split(r"\{(\w+)\}", template)
     pattern = "".join(
         f"(?P<{piece}>[^/]+)" if index % 2 else re.escape(piece)
         for index, piece in enumerate(pieces)
     )
-    return re.compile(pattern)
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
 # Published pipelines

@@ -107,24 +107,11 @@ def endpoint_target(
 
 def load_parameters(value: Any) -> dict[str, Any] | None:
     """Parameters given as a mapping or as JSON text (e.g. a rendered ``.json`` template)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise AzureMLInvalidInputError(
-                f"parameters is a string but not JSON ({err}); give a dict or a JSON object"
-            ) from None
-    if not isinstance(value, Mapping):
-        raise AzureMLInvalidInputError(
-            f"parameters must be a dict of name -> str/int/float/bool, got {type(value).__name__}"
-        )
-    return dict(value)
+    return load_assignments(value, "parameters", "str/int/float/bool")
 
 
 def load_assignments(value: Any, argument: str, each: str) -> dict[str, Any] | None:
-    """Data-path or dataset assignments given as a mapping or as JSON text, like parameters.
+    """Parameters or data-path or dataset assignments, given as a mapping or as JSON text.
 
     A templated argument renders to text (``"{{ ... | tojson }}"``, a ``.json`` template), so
     text is parsed; anything but a mapping or JSON object text is refused here, naming the

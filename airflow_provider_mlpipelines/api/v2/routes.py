@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
+
+from airflow_provider_mlpipelines.api.routes import fill_template, match_template
 
 #: The ARM workspace scope; every ARM route below starts with it (contract section 1.2).
 WORKSPACE = (
@@ -85,29 +86,14 @@ class ArmRoute:
 
     def format(self, **values: str) -> str:
         """Fill the template; every value is percent-encoded as one path segment."""
-        return self.template.format(
-            **{key: quote(str(val), safe="") for key, val in values.items()}
-        )
+        return fill_template(self.template, values)
 
     def match(self, path: str) -> dict[str, str] | None:
         """The decoded placeholder values if ``path`` is exactly this route, else ``None``.
 
         ARM compares the fixed segments case-insensitively (contract section 1.2).
         """
-        found = _template_pattern(self.template).fullmatch(path)
-        if found is None:
-            return None
-        return {key: unquote(val) for key, val in found.groupdict().items()}
-
-
-@cache
-def _template_pattern(template: str) -> re.Pattern[str]:
-    pieces = re.split(r"\{(\w+)\}", template)
-    pattern = "".join(
-        f"(?P<{piece}>[^/]+)" if index % 2 else re.escape(piece)
-        for index, piece in enumerate(pieces)
-    )
-    return re.compile(pattern, re.IGNORECASE)
+        return match_template(self.template, path, ignore_case=True)
 
 
 # Workspace (its location is copied into every endpoint/deployment PUT)
