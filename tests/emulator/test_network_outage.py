@@ -57,7 +57,9 @@ def test_an_outage_resets_service_and_token_requests_while_the_run_goes_on(
         )
     )
     for message in (service, token):
-        assert "reset" in message.lower() or "aborted" in message.lower(), message
+        # A reset seen during the TLS handshake surfaces as an unexpected EOF instead.
+        lowered = message.lower()
+        assert any(word in lowered for word in ("reset", "aborted", "eof occurred")), message
 
     # The emulator's own routes still answer, and the run finishes inside the outage.
     stats = _poll(
