@@ -21,10 +21,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -70,6 +70,28 @@ def descendants(root_pid: int) -> list[int]:
             found.append(child)
             pending.append(child)
     return list(reversed(found))
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, pause: float = 1.0) -> T:
+    """Poll ``check`` until it returns something truthy; return that.
+
+    :param check: the condition.
+    :param timeout: seconds to wait.
+    :param what: the awaited condition, for the error.
+    :param pause: seconds between checks.
+    :raises TimeoutError: it never held.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout:g} s: {what}")
+        time.sleep(pause)
 
 
 #: Attempts at creating a DAG run through the API (resends need the run id to be ours).

@@ -14,8 +14,7 @@ identity tags.
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from airflow_provider_mlpipelines.api.models import PipelineRun
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
 
-from .airflow_standalone import AirflowApi, AirflowStandalone
+from .airflow_standalone import AirflowApi, AirflowStandalone, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +34,6 @@ DAG_FILE = Path(__file__).resolve().parent / "dags" / "mlp_clear_rerun_dags.py"
 DAG_IDS = ("mlp_clear_rerun", "mlp_retry_reports_finished_run")
 TASK_ID = "submit"
 TIME_LIMIT = 1200  # seconds; `timeout` stops standalone after this whatever happens
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` every second until it returns something truthy; return that.
-
-    :raises TimeoutError: it never held within ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout:g} s: {what}")
-        time.sleep(1)
 
 
 @dataclass

@@ -16,8 +16,7 @@ import itertools
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,12 @@ from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
 from airflow_provider_mlpipelines.api.models import PipelineRun
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
-from tests.e2e.airflow_standalone import AirflowApi, AirflowStandalone, descendants
+from tests.e2e.airflow_standalone import (
+    AirflowApi,
+    AirflowStandalone,
+    descendants,
+    wait_until,
+)
 
 pytestmark = [
     # Airflow 3 behaviour: the task state store, on_kill of triggers, the v2 task-instance API.
@@ -113,25 +117,6 @@ def terminate(pids: list[int]) -> list[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
     return tree
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, pause: float = 1.0) -> Any:
-    """Poll ``check`` until it returns something truthy; return that.
-
-    :param check: the condition.
-    :param timeout: seconds to wait.
-    :param what: the awaited condition, for the error.
-    :param pause: seconds between checks.
-    :raises TimeoutError: it never held.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout:g} s: {what}")
-        time.sleep(pause)
 
 
 # ------------------------------------------------------------------------------------ the bench

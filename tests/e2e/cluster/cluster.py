@@ -12,37 +12,16 @@ import contextlib
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
-from tests.e2e.airflow_standalone import PASSWORD_FILE, AirflowApi
+from tests.e2e.airflow_standalone import PASSWORD_FILE, AirflowApi, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "cluster.sh"
-T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], timeout: float, what: str, pause: float = 1.0) -> T:
-    """Poll ``check`` until it returns something truthy; return that.
-
-    :param check: the condition.
-    :param timeout: seconds to wait.
-    :param what: the awaited condition, for the error.
-    :param pause: seconds between checks.
-    :raises TimeoutError: it never held.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout:g} s: {what}")
-        time.sleep(pause)
 
 
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
