@@ -235,6 +235,18 @@ class AirflowStandalone:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def task_logs(self, dag_id: str, run_id: str, task_id: str, limit: int = 20_000) -> str:
+        """Every log file (tries and triggerer) of one task instance, for a failure's report.
+
+        :param limit: characters kept from the end of each file.
+        """
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        parts = []
+        for path in sorted(folder.glob("**/attempt=*")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            parts.append(f"--- {path.name} ---\n{text[-limit:]}")
+        return "\n".join(parts) or f"(no log files under {folder})"
+
     def wait_for_api(self, timeout: float) -> None:
         """Wait until the API server answers its health check.
 

@@ -93,7 +93,21 @@ def test_batch_scoring_in_airflow_standalone_defers_to_the_triggerer(
             run_id = dag_run["dag_run_id"]
             final = api.wait_for_run(DAG_ID, run_id, timeout=150)
         states = api.task_states(DAG_ID, run_id)
-        assert final["state"] == "success", states
+        failed_logs = {
+            task_id: standalone.task_logs(DAG_ID, run_id, task_id)
+            for task_id, state in states.items()
+            if state == "failed"
+        }
+        for task_id, text in failed_logs.items():
+            print(f"--- logs of {task_id} ---\n{text}")
+        # The error lines go into the message, which CI's excerpt keeps.
+        errors = [
+            line[:400]
+            for text in failed_logs.values()
+            for line in text.splitlines()
+            if "error" in line.lower() or "exception" in line.lower()
+        ]
+        assert final["state"] == "success", (states, errors[-15:])
         # A run whose logical date precedes the DAG's start_date "succeeds" with no tasks at all.
         assert states == dict.fromkeys(TASKS, "success")
 
