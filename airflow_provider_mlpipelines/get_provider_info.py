@@ -18,6 +18,13 @@ DEFAULT_CONN_ID = "azure_ml_pipelines_default"
 
 #: Extra fields of the connection: key -> (label, JSON-schema type, description).
 CONNECTION_EXTRA_FIELDS: dict[str, tuple[str, str, str]] = {
+    "api": (
+        "Service API",
+        "string",
+        "v1 (the default): SDK v1 published pipelines and pipeline endpoints; v2: batch "
+        "endpoints with pipeline component deployments, on the Azure Resource Manager host "
+        "(Host defaults to the cloud's, e.g. https://management.azure.com).",
+    ),
     "subscription_id": ("Subscription ID", "string", "Azure subscription of the workspace."),
     "resource_group": ("Resource group", "string", "Resource group of the workspace."),
     "workspace_name": ("Workspace name", "string", "Azure ML workspace name."),
@@ -97,10 +104,11 @@ CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "login": "service principal application (client) ID",
         "password": "service principal client secret",
-        "host": "https://westeurope.api.azureml.ms (default: derived from the region)",
+        "host": "https://westeurope.api.azureml.ms (default: from the region; v2: the ARM host)",
         "subscription_id": "00000000-0000-0000-0000-000000000000",
         "resource_group": "my-resource-group",
         "workspace_name": "my-workspace",
+        "api": "v1",
         "cloud": "AzureCloud",
         "region": "westeurope",
         "tenant_id": "00000000-0000-0000-0000-000000000000",

@@ -53,6 +53,11 @@ class AzureCloud:
         return self.resource_manager + DEFAULT_SCOPE_SUFFIX
 
     @property
+    def ml_scope(self) -> str:
+        """The scope of Azure ML data-plane tokens (a v2 invoke, the pipeline-job header)."""
+        return self.ml_audience + DEFAULT_SCOPE_SUFFIX
+
+    @property
     def audiences(self) -> frozenset[str]:
         """Every audience (without a trailing slash) the cloud's service accepts."""
         return frozenset({self.resource_manager, self.management_audience, self.ml_audience})

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_mlpipelines.api.models import (
     HistoryRun,
@@ -13,7 +14,7 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineRun,
     StepStatus,
 )
-from airflow_provider_mlpipelines.exceptions import AzureMLPipelinesError
+from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, AzureMLPipelinesError
 from airflow_provider_mlpipelines.hooks import _calls
 from airflow_provider_mlpipelines.hooks._async_transport import AsyncTransport
 from airflow_provider_mlpipelines.hooks._base import AzureMLPipelinesHookBase, check_log_kind
@@ -28,7 +29,32 @@ from airflow_provider_mlpipelines.hooks._reports import (
 from airflow_provider_mlpipelines.hooks._tokens import AsyncTokenProvider
 from airflow_provider_mlpipelines.hooks._transport import Call, Reply
 
+if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.hooks._v2_async import AsyncV2Runs
+
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def serves_v2_async(method: F) -> F:
+    """The async :func:`~airflow_provider_mlpipelines.hooks._base.serves_v2`: on a v2
+    connection the v2 runs client answers."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def dispatch(self: AzureMLPipelinesAsyncHook, *args: Any, **kwargs: Any) -> Any:
+        client = await self._v2_runs()
+        if client is None:
+            return await method(self, *args, **kwargs)
+        served = getattr(client, name, None)
+        if served is None:
+            raise AzureMLInvalidInputError(
+                f"{name} is a v1 operation; it is not available on a v2 (batch endpoint) connection"
+            )
+        return await served(*args, **kwargs)
+
+    return dispatch  # type: ignore[return-value]
 
 
 class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
@@ -70,6 +96,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         self._settings: ConnectionSettings | None = None
         self._transport: AsyncTransport | None = None
         self._setup_lock: asyncio.Lock | None = None
+        self._v2: AsyncV2Runs | None = None
 
     async def __aenter__(self) -> AzureMLPipelinesAsyncHook:
         return self
@@ -108,6 +135,17 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
                 )
         return self._transport
 
+    async def _v2_runs(self) -> AsyncV2Runs | None:
+        """The v2 client on a v2 connection (``api`` extra), else ``None``."""
+        transport = await self._get_transport()
+        if transport.settings.api != "v2":
+            return None
+        if self._v2 is None or self._v2.transport is not transport:
+            from airflow_provider_mlpipelines.hooks._v2_async import AsyncV2Runs
+
+            self._v2 = AsyncV2Runs(transport, sleep=self.sleep)
+        return self._v2
+
     async def _connection(self) -> Any:
         from airflow.exceptions import AirflowNotFoundException
         from asgiref.sync import sync_to_async
@@ -134,6 +172,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
     # ---------------------------------------------------------------------------------------
     # Runs
     # ---------------------------------------------------------------------------------------
+    @serves_v2_async
     async def get_pipeline_run(self, run_id: str) -> PipelineRun:
         """A pipeline run and its status.
 
@@ -141,6 +180,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         """
         return PipelineRun.from_json((await self._send(_calls.run_call, run_id)).json())
 
+    @serves_v2_async
     async def cancel_pipeline_run(self, run_id: str) -> None:
         """Ask the service to cancel a pipeline run.
 
@@ -148,6 +188,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         """
         await self._send(_calls.cancel_call, run_id)
 
+    @serves_v2_async
     async def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
         """The status of each step (graph node) of a run, by node id.
 
@@ -156,6 +197,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         reply = await self._send(_calls.step_statuses_call, run_id)
         return StepStatus.map_from_json(reply.json())
 
+    @serves_v2_async
     async def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
         """A step's log.
 
@@ -166,6 +208,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         reply = await self._send(_calls.step_log_call, run_id, node_id, check_log_kind(kind))
         return reply.text_value()
 
+    @serves_v2_async
     async def list_child_runs(
         self, run_id: str, experiment_name: str, page_size: int = 500
     ) -> list[HistoryRun]:
@@ -188,6 +231,7 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
             if token is None:
                 return children
 
+    @serves_v2_async
     async def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
         """A readable account of a failed or canceled run (as the sync hook's).
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from airflow_provider_mlpipelines._compat import BaseHook
 from airflow_provider_mlpipelines.api import routes
@@ -83,6 +85,35 @@ class AzureMLPipelinesHookBase(BaseHook):
             tenant_id=settings.tenant_id,
             **settings.workspace,
         )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def serves_v2(method: F) -> F:
+    """Send the call to the hook's v2 client when the connection speaks v2.
+
+    The hooks' methods speak v1; on a v2 connection the client of
+    :mod:`~airflow_provider_mlpipelines.hooks._v2_client` answers the same method with the same
+    models, or refuses one that v2 has no equivalent for, naming what to do instead. This is
+    the one place where the two APIs part.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = self.v2
+        if client is None:
+            return method(self, *args, **kwargs)
+        served = getattr(client, name, None)
+        if served is None:
+            raise AzureMLInvalidInputError(
+                f"{name} is a v1 operation (published pipelines and pipeline endpoints); it is "
+                "not available on a v2 (batch endpoint) connection"
+            )
+        return served(*args, **kwargs)
+
+    return dispatch  # type: ignore[return-value]
 
 
 def quoted(value: Any) -> str:

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STUDIO_URL = AZURE_PUBLIC_CLOUD.studio_url
 DEFAULT_TOKEN_SCOPE = AZURE_PUBLIC_CLOUD.token_scope
+DEFAULT_ML_SCOPE = AZURE_PUBLIC_CLOUD.ml_scope
+#: The service APIs a connection can speak (extra ``api``).
+API_VERSIONS = ("v1", "v2")
 REQUIRED_EXTRAS = ("subscription_id", "resource_group", "workspace_name")
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y", "t"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "off", "n", "f", ""})
@@ -55,9 +58,11 @@ class ConnectionSettings:
     resource_group: str
     workspace_name: str
     base_url: str
+    api: str = "v1"
     region: str | None = None
     cloud: str = DEFAULT_CLOUD
     token_scope: str = DEFAULT_TOKEN_SCOPE
+    ml_scope: str = DEFAULT_ML_SCOPE
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -139,17 +144,24 @@ def settings_from_connection(connection: Any) -> ConnectionSettings:
     conn_id = str(getattr(connection, "conn_id", None) or "<unnamed>")
     extras = _extras_of(connection, conn_id)
     required = {key: _require(extras, key, conn_id) for key in REQUIRED_EXTRAS}
+    api = _api(extras.get("api"), conn_id)
     cloud = _cloud(extras.get("cloud"), conn_id)
     region = _region(extras.get("region"), conn_id)
-    base_url = service_base_url(connection.host, connection.port, region, conn_id, cloud)
+    if api == "v2" and _text(connection.host) is None:
+        # v2 speaks to Azure Resource Manager, which has one host per cloud, not per region.
+        base_url = cloud.resource_manager
+    else:
+        base_url = service_base_url(connection.host, connection.port, region, conn_id, cloud)
     client_secret = _text(connection.password)
     mask_secret(client_secret)
     settings = ConnectionSettings(
         conn_id=conn_id,
         base_url=base_url,
+        api=api,
         region=region,
         cloud=cloud.name,
         token_scope=_scope(extras.get("token_scope"), cloud, conn_id),
+        ml_scope=cloud.ml_scope,
         tenant_id=_text(extras.get("tenant_id")),
         client_id=_text(connection.login),
         client_secret=client_secret,
@@ -342,6 +354,15 @@ def _require(extras: Mapping[str, Any], key: str, conn_id: str) -> str:
     if value is None:
         raise _config_error(conn_id, key, "is required")
     return value
+
+
+def _api(value: Any, conn_id: str) -> str:
+    text = (_text(value) or "v1").lower()
+    if text not in API_VERSIONS:
+        raise _config_error(
+            conn_id, "api", f"{value!r} is not one of {format_choices(API_VERSIONS)}"
+        )
+    return text
 
 
 def _cloud(value: Any, conn_id: str) -> AzureCloud:

@@ -17,6 +17,7 @@ from airflow_provider_mlpipelines.api.models import (
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
+    AzureMLInvalidInputError,
     AzureMLNotFoundError,
     AzureMLServerError,
 )
@@ -26,6 +27,7 @@ from airflow_provider_mlpipelines.hooks._base import (
     check_id,
     entity_status,
     quoted,
+    serves_v2,
 )
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
 from airflow_provider_mlpipelines.hooks._endpoints import EndpointUpdate
@@ -56,6 +58,11 @@ class PipelineEndpointOperations:
     def _send(self, call: Call, policy: Any = None) -> Reply:
         raise NotImplementedError
 
+    @property
+    def v2(self) -> Any:
+        raise NotImplementedError
+
+    @serves_v2
     def create_pipeline_endpoint(
         self, name: str, pipeline_id: str, description: str | None = None
     ) -> PipelineEndpoint:
@@ -75,6 +82,7 @@ class PipelineEndpointOperations:
         )
         return PipelineEndpoint.from_json(self._send(call).json())
 
+    @serves_v2
     def get_pipeline_endpoint(
         self, endpoint_id: str | None = None, *, name: str | None = None
     ) -> PipelineEndpoint:
@@ -85,6 +93,7 @@ class PipelineEndpointOperations:
         """
         return PipelineEndpoint.from_json(self._endpoint_json(endpoint_id, name))
 
+    @serves_v2
     def find_pipeline_endpoint(self, name: str) -> PipelineEndpoint | None:
         """The endpoint called ``name``, or ``None`` if there is none.
 
@@ -95,6 +104,7 @@ class PipelineEndpointOperations:
         except AzureMLNotFoundError:
             return None
 
+    @serves_v2
     def list_pipeline_endpoints(
         self, active_only: bool = True, batch_size: int = 100
     ) -> list[PipelineEndpoint]:
@@ -110,6 +120,7 @@ class PipelineEndpointOperations:
         )
         return [PipelineEndpoint.from_json(item) for item in self._send(call).json() or []]
 
+    @serves_v2
     def add_pipeline_to_endpoint(
         self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
     ) -> PipelineEndpoint:
@@ -124,6 +135,7 @@ class PipelineEndpointOperations:
         """
         return self.add_pipeline_version(endpoint_id, pipeline_id, set_default=set_default).endpoint
 
+    @serves_v2
     def add_pipeline_version(
         self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
     ) -> EndpointUpdate:
@@ -142,6 +154,7 @@ class PipelineEndpointOperations:
             endpoint_id, lambda raw: _endpoints.add_pipeline(raw, pipeline_id, set_default)
         )
 
+    @serves_v2
     def ensure_pipeline_in_endpoint(
         self,
         name: str,
@@ -149,6 +162,7 @@ class PipelineEndpointOperations:
         *,
         description: str | None = None,
         set_default: bool = True,
+        deployment_name: str | None = None,
     ) -> EndpointUpdate:
         """Put ``pipeline_id`` behind the endpoint ``name``, creating the endpoint if needed.
 
@@ -159,7 +173,13 @@ class PipelineEndpointOperations:
         :param pipeline_id: the published pipeline.
         :param description: the description of an endpoint created here.
         :param set_default: make the pipeline's version the default of an existing endpoint.
+        :param deployment_name: v2 only (a batch deployment's name); v1 numbers its versions.
         """
+        if deployment_name:
+            raise AzureMLInvalidInputError(
+                f"deployment_name {deployment_name!r} applies to v2 connections (batch "
+                "endpoints); a v1 pipeline endpoint numbers its versions itself"
+            )
         endpoint = self.find_pipeline_endpoint(name)
         if endpoint is None:
             try:
@@ -180,6 +200,7 @@ class PipelineEndpointOperations:
                 return EndpointUpdate(created, changed=True)
         return self.add_pipeline_version(endpoint.id, pipeline_id, set_default=set_default)
 
+    @serves_v2
     def set_pipeline_endpoint_default_version(
         self, endpoint_id: str, version: str
     ) -> PipelineEndpoint:
@@ -192,6 +213,7 @@ class PipelineEndpointOperations:
         """
         return self.change_default_version(endpoint_id, version).endpoint
 
+    @serves_v2
     def change_default_version(self, endpoint_id: str, version: str) -> EndpointUpdate:
         """Like :meth:`set_pipeline_endpoint_default_version`, and say which default it replaced.
 
@@ -201,6 +223,7 @@ class PipelineEndpointOperations:
         """
         return self._update_endpoint(endpoint_id, lambda raw: _endpoints.set_default(raw, version))
 
+    @serves_v2
     def set_pipeline_endpoint_status(
         self, endpoint_id: str, status: EntityStatus | str
     ) -> PipelineEndpoint:
@@ -214,6 +237,7 @@ class PipelineEndpointOperations:
             endpoint_id, lambda raw: _endpoints.set_status(raw, wanted)
         ).endpoint
 
+    @serves_v2
     def list_pipeline_endpoint_versions(self, endpoint_id: str) -> list[PipelineVersion]:
         """The endpoint's versions and the pipelines behind them.
 
@@ -221,6 +245,7 @@ class PipelineEndpointOperations:
         """
         return self.get_pipeline_endpoint(endpoint_id).versions
 
+    @serves_v2
     def list_pipeline_endpoint_pipelines(
         self, endpoint_id: str, active_only: bool = False
     ) -> list[PublishedPipeline]:

@@ -28,6 +28,10 @@ from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, i
 
 #: Tag that identifies one submission, so that an ambiguous failure can be resolved by lookup.
 SUBMISSION_ID_TAG = "airflow.submission_id"
+#: Tags naming the task instance that submitted a run; together they identify it.
+IDENTITY_TAGS = ("airflow.dag_id", "airflow.task_id", "airflow.run_id", "airflow.map_index")
+#: Tag of the try that submitted a run.
+TRY_NUMBER_TAG = "airflow.try_number"
 #: How long a new run may take to appear in its pipeline's runs list: the list is not
 #: guaranteed to be consistent at once, so a run looked for and not found is looked for again
 #: until this long after it would have been created.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api import routes
@@ -21,7 +21,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLServerError,
 )
 from airflow_provider_mlpipelines.hooks import _calls, _requests
-from airflow_provider_mlpipelines.hooks._base import check_id, quoted
+from airflow_provider_mlpipelines.hooks._base import check_id, quoted, serves_v2
 from airflow_provider_mlpipelines.hooks._transport import AmbiguousAttempt
 
 if TYPE_CHECKING:
@@ -60,6 +60,43 @@ class RunSubmissions:
             self, endpoint_id: str | None = None, *, name: str | None = None
         ) -> PipelineEndpoint: ...
 
+        @property
+        def v2(self) -> Any: ...
+
+    @property
+    def listing_lag_seconds(self) -> float:
+        """How long a new run may take to be found by :meth:`runs_of_task`."""
+        return self.runs_list_lag_seconds if self.v2 is None else 0.0
+
+    @serves_v2
+    def runs_of_task(
+        self, target: Any, identity: Mapping[str, str], tries: Sequence[int]
+    ) -> list[PipelineRun]:
+        """The runs that tries of one task instance submitted to ``target``.
+
+        On v1, the runs of every pipeline the target may have run (``target.pipeline_ids``)
+        whose tags name the task instance ``identity``; ``tries`` does not narrow them.
+
+        :param target: where the task submits (a ``SubmitTarget``).
+        :param identity: the task instance's identity tags.
+        :param tries: the earlier tries whose runs are looked for, newest first.
+        """
+        return [
+            run
+            for pipeline_id in target.pipeline_ids
+            for run in self.list_pipeline_runs(pipeline_id)
+            if all(run.tags.get(key) == value for key, value in identity.items())
+        ]
+
+    @serves_v2
+    def check_submission(self, submission: PipelineSubmissionInfo) -> None:
+        """Refuse, before anything is sent, what the connection's API cannot run (v1 runs
+        everything :meth:`build_submission` accepts).
+
+        :param submission: what is about to be submitted.
+        """
+
+    @serves_v2
     def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
         """Every run submitted to a published pipeline, following continuation tokens.
 
@@ -96,6 +133,7 @@ class RunSubmissions:
     build_submission = staticmethod(_requests.build_submission)
     validate_submission = staticmethod(_requests.validate_submission)
 
+    @serves_v2
     def submit_pipeline_run(
         self,
         pipeline_id: str,
@@ -116,6 +154,7 @@ class RunSubmissions:
         target = _calls.SubmitDestination.pipeline(pipeline_id, parent_run_id)
         return self._submit(target, submission, lambda: [pipeline_id])
 
+    @serves_v2
     def submit_pipeline_endpoint_run(
         self,
         endpoint_id: str,
@@ -146,6 +185,7 @@ class RunSubmissions:
 
         return self._submit(target, submission, pipelines_behind_version)
 
+    @serves_v2
     def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
         """Submit to a pipeline's or endpoint's ``Url`` as pasted from the studio.
 
@@ -167,6 +207,7 @@ class RunSubmissions:
             parent_run_id=target.parent_run_id,
         )
 
+    @serves_v2
     def parse_submit_url(self, url: str) -> _requests.SubmitUrl:
         """Read a pipeline's or endpoint's submit ``Url`` without calling the service.
 

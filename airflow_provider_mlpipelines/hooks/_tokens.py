@@ -262,10 +262,13 @@ class _SharedTokenHolder:
     credential belongs to the event loop it was first used in.
     """
 
-    def __init__(self, settings: ConnectionSettings, registry: SharedTokenRegistry) -> None:
+    def __init__(
+        self, settings: ConnectionSettings, registry: SharedTokenRegistry, scope: str | None
+    ) -> None:
         self._settings = settings
         self._registry = registry
-        self._key = TokenKey.of(settings)
+        self._scope = scope or settings.token_scope
+        self._key = TokenKey.of(settings, self._scope)
         self._entry: SharedToken | None = None
         # A sync hook may serve several threads: two first uses must not take two leases.
         self._lease_lock = threading.Lock()
@@ -302,6 +305,8 @@ class SyncTokenProvider(_SharedTokenHolder):
     :param settings: the connection settings.
     :param credential_factory: builds a credential from settings (replaceable for tests).
     :param registry: where shared tokens live (the process-wide one by default).
+    :param scope: the OAuth scope to request; the connection's ``token_scope`` by default (a v2
+        connection also needs its ML scope for invokes).
     """
 
     def __init__(
@@ -309,13 +314,14 @@ class SyncTokenProvider(_SharedTokenHolder):
         settings: ConnectionSettings,
         credential_factory: Callable[[ConnectionSettings], Any] = build_credential,
         registry: SharedTokenRegistry = SHARED_TOKENS,
+        scope: str | None = None,
     ) -> None:
-        super().__init__(settings, registry)
+        super().__init__(settings, registry, scope)
         self._factory = credential_factory
         self._credential: Any = None
 
     def __repr__(self) -> str:
-        return f"SyncTokenProvider(conn_id={self._settings.conn_id!r})"
+        return f"SyncTokenProvider(conn_id={self._settings.conn_id!r}, scope={self._scope!r})"
 
     def token(self) -> str:
         """A token that is valid for a while yet; acquires one when needed."""
@@ -353,7 +359,7 @@ class SyncTokenProvider(_SharedTokenHolder):
             # is incomplete (no AZURE_FEDERATED_TOKEN_FILE...), and that is an auth failure too.
             if self._credential is None:
                 self._credential = self._factory(self._settings)
-            access_token = self._credential.get_token(self._settings.token_scope)
+            access_token = self._credential.get_token(self._scope)
         except Exception as exc:
             raise credential_error(self._settings, exc) from None
         return self._store(access_token, started)
@@ -372,6 +378,8 @@ class AsyncTokenProvider(_SharedTokenHolder):
     :param settings: the connection settings.
     :param credential_factory: builds an ``azure.identity.aio`` credential from settings.
     :param registry: where shared tokens live (the process-wide one by default).
+    :param scope: the OAuth scope to request; the connection's ``token_scope`` by default (a v2
+        connection also needs its ML scope for invokes).
     """
 
     def __init__(
@@ -379,13 +387,14 @@ class AsyncTokenProvider(_SharedTokenHolder):
         settings: ConnectionSettings,
         credential_factory: Callable[[ConnectionSettings], Any] | None = None,
         registry: SharedTokenRegistry = SHARED_TOKENS,
+        scope: str | None = None,
     ) -> None:
-        super().__init__(settings, registry)
+        super().__init__(settings, registry, scope)
         self._factory = credential_factory or _build_async_credential
         self._credential: Any = None
 
     def __repr__(self) -> str:
-        return f"AsyncTokenProvider(conn_id={self._settings.conn_id!r})"
+        return f"AsyncTokenProvider(conn_id={self._settings.conn_id!r}, scope={self._scope!r})"
 
     async def token(self) -> str:
         """A token that is valid for a while yet; one acquisition serves all waiting callers."""
@@ -420,7 +429,7 @@ class AsyncTokenProvider(_SharedTokenHolder):
         try:
             if self._credential is None:
                 self._credential = self._factory(self._settings)
-            access_token = await self._credential.get_token(self._settings.token_scope)
+            access_token = await self._credential.get_token(self._scope)
         except Exception as exc:
             raise credential_error(self._settings, exc) from None
         return self._store(access_token, started)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import (
@@ -41,6 +41,7 @@ from airflow_provider_mlpipelines.hooks._base import (
     connection_form_widgets,
     entity_status,
     quoted,
+    serves_v2,
 )
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
 from airflow_provider_mlpipelines.hooks._diagnostics import connection_test_result
@@ -69,6 +70,9 @@ from airflow_provider_mlpipelines.hooks._transport import (
     SyncTransport,
     build_call,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.hooks._v2_client import V2Client
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +133,32 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             self.settings, self.tokens, self.session, sleep=self.sleep, deadline=self.deadline
         )
 
+    @cached_property
+    def v2(self) -> V2Client | None:
+        """The v2 client on a v2 connection (``api`` extra), else ``None``.
+
+        Its ARM calls share this hook's transport; invokes and the pipeline-job header use
+        a second token, for the Azure ML audience, cached and renewed the same way.
+        """
+        if self.settings.api != "v2":
+            return None
+        from airflow_provider_mlpipelines.hooks._v2_client import V2Client
+
+        ml_tokens = SyncTokenProvider(self.settings, scope=self.settings.ml_scope)
+        ml = SyncTransport(
+            self.settings, ml_tokens, self.session, sleep=self.sleep, deadline=self.deadline
+        )
+        return V2Client(self.settings, self.transport, ml, sleep=self.sleep)
+
     def get_conn(self) -> Any:
         """The ``requests.Session`` (Airflow's conventional accessor)."""
         return self.session
 
     def close(self) -> None:
         """Close the session and the credential; the hook reopens them if used again."""
+        client = self.__dict__.pop("v2", None)
+        if client is not None:
+            client.ml.tokens.close()
         for name in ("transport", "session", "tokens"):
             resource = self.__dict__.pop(name, None)
             close = getattr(resource, "close", None)
@@ -162,6 +186,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
     # ---------------------------------------------------------------------------------------
     # Published pipelines
     # ---------------------------------------------------------------------------------------
+    @serves_v2
     def get_published_pipeline(self, pipeline_id: str) -> PublishedPipeline:
         """A published pipeline.
 
@@ -171,6 +196,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         data = self._json(routes.PIPELINE_GET, quoted(pipeline_id), pipeline_id=pipeline_id)
         return PublishedPipeline.from_json(data)
 
+    @serves_v2
     def list_published_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
         """Every published pipeline of the workspace.
 
@@ -185,6 +211,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         data = self._send(call, policy).json()
         return [PublishedPipeline.from_json(item) for item in data or []]
 
+    @serves_v2
     def find_published_pipeline(
         self, name: str, version: str | None = None, active_only: bool = True
     ) -> PublishedPipeline | None:
@@ -203,6 +230,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             if p.name == name and (version is None or p.version == str(version))
         )
 
+    @serves_v2
     def publish_pipeline_from_run(
         self,
         run_id: str,
@@ -245,6 +273,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         call = self._call(routes.PIPELINE_CREATE, resource, body=info.to_json(), idempotent=False)
         return PublishedPipeline.from_json(self._send(call).json())
 
+    @serves_v2
     def publish_pipeline_once(
         self,
         run_id: str,
@@ -310,6 +339,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             )
         return pipeline, True
 
+    @serves_v2
     def set_published_pipeline_status(self, pipeline_id: str, status: EntityStatus | str) -> None:
         """Enable, disable or deprecate a published pipeline.
 
@@ -327,6 +357,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             )
         )
 
+    @serves_v2
     def get_pipeline_interface(self, pipeline_id: str) -> PipelineInterface:
         """The parameters, data paths and datasets that a published pipeline declares.
 
@@ -343,6 +374,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
     # ---------------------------------------------------------------------------------------
     # Runs
     # ---------------------------------------------------------------------------------------
+    @serves_v2
     def get_pipeline_run(self, run_id: str) -> PipelineRun:
         """A pipeline run and its status.
 
@@ -350,6 +382,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         """
         return PipelineRun.from_json(self._send(_calls.run_call(self.settings, run_id)).json())
 
+    @serves_v2
     def cancel_pipeline_run(self, run_id: str) -> None:
         """Ask the service to cancel a pipeline run.
 
@@ -357,6 +390,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         """
         self._send(_calls.cancel_call(self.settings, run_id))
 
+    @serves_v2
     def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
         """The status of each step (graph node) of a run, by node id.
 
@@ -365,6 +399,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         reply = self._send(_calls.step_statuses_call(self.settings, run_id))
         return StepStatus.map_from_json(reply.json())
 
+    @serves_v2
     def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
         """A step's log.
 
@@ -375,6 +410,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         call = _calls.step_log_call(self.settings, run_id, node_id, check_log_kind(kind))
         return self._send(call).text_value()
 
+    @serves_v2
     def get_history_run(self, run_id: str, experiment_name: str | None = None) -> HistoryRun:
         """A run as run history reports it (a pipeline run or a step run).
 
@@ -385,6 +421,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             self._send(_calls.history_run_call(self.settings, run_id, experiment_name)).json()
         )
 
+    @serves_v2
     def get_history_run_details(self, run_id: str, experiment_name: str) -> HistoryRunDetails:
         """The run-history ``details`` of a run: status, error, warnings, log files.
 
@@ -394,6 +431,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         call = _calls.history_details_call(self.settings, run_id, experiment_name)
         return HistoryRunDetails.from_json(self._send(call).json())
 
+    @serves_v2
     def list_child_runs(
         self, run_id: str, experiment_name: str, page_size: int = 500
     ) -> list[HistoryRun]:
@@ -414,6 +452,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
             if token is None:
                 return children
 
+    @serves_v2
     def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
         """A readable account of a failed or canceled run, for exception messages.
 

@@ -40,9 +40,17 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
     :param pipeline_endpoint_name: the endpoint's name.
     :param description: description of a newly created endpoint.
     :param set_default: make the pipeline's version the endpoint's default (default True).
+    :param deployment_name: on a v2 connection, the name of the batch deployment (the
+        version); by default derived from the component's name and version
+        (``score_pipe`` version ``3``: ``score-pipe-3``). v1 numbers versions itself.
     """
 
-    template_fields: Sequence[str] = ("pipeline_id", "pipeline_endpoint_name", "description")
+    template_fields: Sequence[str] = (
+        "pipeline_id",
+        "pipeline_endpoint_name",
+        "description",
+        "deployment_name",
+    )
 
     def __init__(
         self,
@@ -51,6 +59,7 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
         pipeline_endpoint_name: str,
         description: str | None = None,
         set_default: bool = True,
+        deployment_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -58,12 +67,17 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
         self.pipeline_endpoint_name = pipeline_endpoint_name
         self.description = description
         self.set_default = set_default
+        self.deployment_name = deployment_name
 
     def execute(self, context: Context) -> dict[str, Any]:
         pipeline_id = check_identifier(self.pipeline_id, "pipeline_id")
         name = check_identifier(self.pipeline_endpoint_name, "pipeline_endpoint_name")
         update = self.hook.ensure_pipeline_in_endpoint(
-            name, pipeline_id, description=self.description, set_default=self.set_default
+            name,
+            pipeline_id,
+            description=self.description,
+            set_default=self.set_default,
+            deployment_name=self.deployment_name or None,
         )
         endpoint = update.endpoint
         version = endpoint.version_of(pipeline_id)

@@ -15,7 +15,10 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLNotFoundError,
     format_choices,
 )
-from airflow_provider_mlpipelines.hooks._requests import RELIST_INTERVAL_SECONDS
+from airflow_provider_mlpipelines.hooks._requests import (
+    RELIST_INTERVAL_SECONDS,
+    TRY_NUMBER_TAG,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.api.models import (
@@ -145,11 +148,6 @@ def load_assignments(value: Any, argument: str, each: str) -> dict[str, Any] | N
 #: Task-state-store key (Airflow 3.3+) holding the run id a task instance submitted.
 RUN_ID_STATE_KEY = "azure_ml_pipeline_run_id"
 
-#: Tags naming the task instance that submitted a run; together they identify it.
-IDENTITY_TAGS = ("airflow.dag_id", "airflow.task_id", "airflow.run_id", "airflow.map_index")
-#: Tag of the try that submitted a run.
-TRY_NUMBER_TAG = "airflow.try_number"
-
 
 def task_identity_tags(ti: Any) -> dict[str, str]:
     """The tags that identify the task instance ``ti`` on the runs it submits."""
@@ -226,15 +224,11 @@ def find_earlier_run(
         except AzureMLNotFoundError:
             pass
     identity = task_identity_tags(ti)
-    listed_by = (started_at or time.time()) + max(0.0, float(hook.runs_list_lag_seconds))
+    tries = range(int(getattr(ti, "try_number", 1) or 1) - 1, 0, -1)
+    listed_by = (started_at or time.time()) + max(0.0, float(hook.listing_lag_seconds))
     while True:
         # Every version is searched: the newest run of this task instance may be behind any.
-        mine = [
-            run
-            for pipeline_id in target.pipeline_ids
-            for run in hook.list_pipeline_runs(pipeline_id)
-            if all(run.tags.get(key) == value for key, value in identity.items())
-        ]
+        mine = hook.runs_of_task(target, identity, tries)
         remaining = listed_by - time.time()
         if mine or remaining <= 0:
             return max(mine, key=_created, default=None)

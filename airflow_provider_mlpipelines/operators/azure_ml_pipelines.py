@@ -56,7 +56,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines._compat import Context
-    from airflow_provider_mlpipelines.api.models import PipelineRun
+    from airflow_provider_mlpipelines.api.models import PipelineRun, PipelineSubmissionInfo
 
 _JSON_RENDERERS = {
     "parameters": "json",
@@ -286,6 +286,9 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
 
     def execute(self, context: Context) -> str:
         self._started_at = time.time()
+        # Built and checked first: bad input is refused before any request is sent.
+        submission = self._build_submission(context)
+        self.hook.check_submission(submission)
         target = self._resolve_target()
         state_store = context.get("task_state_store")
         ti = context["ti"]
@@ -296,7 +299,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         if earlier is not None and self._reuses(earlier, cleared):
             run = earlier
         else:
-            run = self._submit(context, target)
+            run = self._submit(target, submission)
             remember_run(state_store, run.id)
         self._submitted_at = time.time()
         self._announce_run(context, run)
@@ -347,8 +350,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         )
         return False
 
-    def _submit(self, context: Context, target: SubmitTarget) -> PipelineRun:
-        submission = self.hook.build_submission(
+    def _build_submission(self, context: Context) -> PipelineSubmissionInfo:
+        return self.hook.build_submission(
             experiment_name=self.experiment_name,
             parameters=load_parameters(self.parameters),
             data_path_assignments=load_assignments(
@@ -365,6 +368,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
             description=self.description,
             continue_on_step_failure=self.continue_on_step_failure,
         )
+
+    def _submit(self, target: SubmitTarget, submission: PipelineSubmissionInfo) -> PipelineRun:
         if self.validate_parameters:
             interface = self.hook.get_pipeline_interface(target.pipeline_id)
             self.hook.validate_submission(interface, submission, target=target.label)

@@ -203,6 +203,10 @@ COMPONENT_ID = re.compile(
     re.IGNORECASE,
 )
 
+#: A job's steps as run-history child runs, on the workspace's ``api`` host (contract section 8).
+HISTORY_CHILDREN = "/history/v1.0" + WORKSPACE + "/runs/{run_id}/children"
+API_HISTORY = "v1.0"
+
 #: The emulator's scoring path; the real one is on ``{endpoint}.{region}.inference.ml.azure.com``.
 #: Clients never build it: they read ``properties.scoringUri`` (contract section 1.1).
 EMULATOR_SCORING_PATH = "/inference/{endpoint_name}/jobs"

@@ -16,7 +16,6 @@ from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.emulator import render as v1_render
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.http import (
-    HISTORY_PREFIX,
     context_of,
     json_response,
     read_json,
@@ -40,9 +39,7 @@ OPERATION_RESULT_PATH = (
     "/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices"
     "/locations/{location}/mfeOperationResults/{operation_id}"
 )
-HISTORY_CHILDREN_PATH = (
-    HISTORY_PREFIX.rstrip("/") + "/v1.0" + routes.WORKSPACE + ("/runs/{run_id}/children")
-)
+HISTORY_CHILDREN_PATH = routes.HISTORY_CHILDREN
 
 
 def _v2(request: web.Request) -> V2Service:

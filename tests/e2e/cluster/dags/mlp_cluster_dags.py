@@ -24,7 +24,7 @@ COMMON = {
     "tags": ["mlpipelines-cluster"],
 }
 
-#: Seconds after which ``execution_timeout`` ends the wait.
+#: Seconds after which ``execution_timeout`` or the operator's ``timeout`` ends the wait.
 SHORT_TIMEOUT_SECONDS = 20
 
 #: dag_id -> keyword arguments of its submit task. A retry re-attaches to the run of the lost try.
@@ -35,6 +35,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "deferrable": False,
         "execution_timeout": timedelta(seconds=SHORT_TIMEOUT_SECONDS),
     },
+    # The operator's own ``timeout``; no retries, which would submit a fresh run after it.
+    "mlp_cl_sync_timeout": {"deferrable": False, "timeout": SHORT_TIMEOUT_SECONDS},
+    "mlp_cl_deferred_timeout": {"deferrable": True, "timeout": SHORT_TIMEOUT_SECONDS},
 }
 
 for dag_id, task_kwargs in VARIANTS.items():

@@ -1,0 +1,109 @@
+"""What the async hook (the triggers' hook) does on a v2 connection: read, cancel and explain jobs.
+
+The same calls and the same mapping to shared models as the sync v2 client
+(:mod:`~airflow_provider_mlpipelines.hooks._v2_calls`), over the async transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from airflow_provider_mlpipelines.api.models import HistoryRun, PipelineRun, StepStatus
+from airflow_provider_mlpipelines.api.v2 import routes
+from airflow_provider_mlpipelines.api.v2.models import OperationStatus, pick
+from airflow_provider_mlpipelines.exceptions import AzureMLServerError
+from airflow_provider_mlpipelines.hooks import _v2_calls as calls
+from airflow_provider_mlpipelines.hooks._async_transport import AsyncTransport
+from airflow_provider_mlpipelines.hooks._reports import FailedStep, failed_steps, render_run_failure
+from airflow_provider_mlpipelines.hooks._transport import Call, Reply
+from airflow_provider_mlpipelines.hooks._v2_client import V2_GAPS, refuse
+from airflow_provider_mlpipelines.hooks._v2_resources import V2Resources
+
+
+class AsyncV2Runs:
+    """v2 jobs for the async hook.
+
+    :param transport: an async transport whose tokens are for Azure Resource Manager.
+    :param sleep: how to wait between polls of a long-running operation.
+    """
+
+    def __init__(
+        self, transport: AsyncTransport, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    ) -> None:
+        self.transport = transport
+        self.settings = transport.settings
+        self.sleep = sleep
+        self._history_base: str | None = None
+
+    async def _json(self, call: Call) -> Any:
+        return (await self.transport.execute(call)).json()
+
+    async def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        return calls.run_from_job(await self._json(calls.job_call(self.settings, run_id)))
+
+    async def cancel_pipeline_run(self, run_id: str) -> None:
+        call = calls.cancel_call(self.settings, run_id)
+        await self._finish_operation(call, await self.transport.execute(call))
+
+    async def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
+        children: list[HistoryRun] = []
+        token: str | None = None
+        seen: set[str] = set()
+        base = await self._history()
+        while True:
+            page, token = calls.parse_children(
+                await self._json(calls.children_call(self.settings, base, run_id, token))
+            )
+            children.extend(page)
+            if not token or token in seen:
+                return calls.step_statuses(children)
+            seen.add(token)
+
+    async def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
+        run = await self.get_pipeline_run(run_id)
+        failed = failed_steps(await self.get_step_statuses(run_id))
+        items = [FailedStep(step, log_problem=V2_GAPS["step logs"]) for step in failed]
+        return render_run_failure(run, items, max_log_lines)
+
+    async def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
+        raise refuse("step logs")
+
+    async def _history(self) -> str:
+        if self._history_base is None:
+            workspace = await self._json(calls.arm_call(self.settings, routes.WORKSPACE_GET))
+            url = pick(workspace, "properties", "discoveryUrl")
+            base = None
+            if url:
+                base = pick(await self._json(calls.discovery_call(self.settings, str(url))), "api")
+            self._history_base = str(base or self.settings.base_url).rstrip("/")
+        return self._history_base
+
+    async def _finish_operation(self, call: Call, reply: Reply) -> Reply:
+        """Follow a long-running operation to its end, as the sync client does."""
+        follow = calls.lro_url(reply)
+        deadline = time.monotonic() + V2Resources.lro_timeout_seconds
+        while follow is not None:
+            kind, url = follow
+            await self.sleep(calls.retry_after(reply, V2Resources.lro_poll_seconds))
+            reply = await self.transport.execute(
+                calls.lro_poll_call(self.settings, call.operation, url)
+            )
+            if kind == "status":
+                status = OperationStatus.from_json(reply.json() or {})
+                if status.is_terminal:
+                    calls.raise_if_failed(call, status)
+                    return reply
+            elif reply.status != 202:
+                return reply
+            if time.monotonic() > deadline:
+                raise AzureMLServerError(
+                    call.operation.name,
+                    call.operation.resource,
+                    message=(
+                        f"the operation did not end within {V2Resources.lro_timeout_seconds:g} s"
+                    ),
+                )
+        return reply
