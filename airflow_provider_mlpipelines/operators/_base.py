@@ -30,12 +30,23 @@ def check_identifier(value: Any, argument: str) -> str:
     """Return ``value`` as an id, or raise naming ``argument`` and what an id may contain."""
     if not isinstance(value, str) or not value.strip():
         raise AzureMLInvalidInputError(f"{argument} must be a non-empty string, got {value!r}")
-    if _UNSAFE_ID.search(value):
+    if _UNSAFE_ID.search(_without_resource_path(value.strip())):
         raise AzureMLInvalidInputError(
             f"{argument} {value!r} contains a character that is not allowed in an id "
             "('/', '\\', '?', '#', '%', '..' or a control character)"
         )
     return value.strip()
+
+
+def _without_resource_path(value: str) -> str:
+    """An Azure resource id (a v2 component's or endpoint's, ``/subscriptions/...``) with its
+    separators taken out: v2 ids are paths, whose segments are checked like any id."""
+    if _RESOURCE_ID.match(value):
+        return value.replace("/", "")
+    return value
+
+
+_RESOURCE_ID = re.compile(r"^/subscriptions/[^/]+(/[^/]+)+$", re.IGNORECASE)
 
 
 def check_exactly_one(arguments: dict[str, Any], *, what: str) -> str:

@@ -176,7 +176,6 @@ def test_endpoint_versions_example_runs_deferred_on_the_cluster(
     assert endpoint.default_version == "1"
     assert candidate.pipeline_id == endpoint.pipeline_id_of("1") == candidate_pipeline
     assert reference.pipeline_id == endpoint.pipeline_id_of("0") == baseline.id
-    assert api.xcom(dag_id, run_id, "decide_rollback") is False
     comparison = api.xcom(dag_id, run_id, "compare_predictions")
     assert comparison["rows"] == SCORING_ROWS
     assert comparison["mean_relative_change"] == 0
