@@ -33,7 +33,8 @@ def connection_test_result(
     """Run the probe and translate its outcome for the connection form.
 
     :param get_settings: loads the connection's settings (may raise a config error).
-    :param count_pipelines: lists the workspace's published pipelines, one attempt only.
+    :param count_pipelines: lists the workspace's published pipelines (v2: batch endpoints),
+        one attempt only.
     :return: ``(True, summary)`` or ``(False, reason)``.
     """
     try:
@@ -46,9 +47,9 @@ def connection_test_result(
         count = count_pipelines()
     except AzureMLPipelinesError as exc:
         return False, scrub(failure_reason(settings, exc), settings.client_secret)
+    what = "batch endpoint(s)" if settings.api == "v2" else "active published pipeline(s)"
     return True, (
-        f"Connected to workspace {settings.workspace_name!r} at {settings.base_url}: "
-        f"{count} active published pipeline(s)"
+        f"Connected to workspace {settings.workspace_name!r} at {settings.base_url}: {count} {what}"
     )
 
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from airflow_provider_mlpipelines.api.models import (
     DataPathParameter,
@@ -31,9 +32,11 @@ from airflow_provider_mlpipelines.api.v2 import bodies, routes
 from airflow_provider_mlpipelines.api.v2.models import (
     DATA_TYPES,
     ComponentVersion,
+    page_items,
     pick,
 )
 from airflow_provider_mlpipelines.exceptions import (
+    AzureMLAuthenticationError,
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
@@ -46,7 +49,7 @@ from airflow_provider_mlpipelines.hooks._errors import Operation
 from airflow_provider_mlpipelines.hooks._reports import FailedStep, failed_steps, render_run_failure
 from airflow_provider_mlpipelines.hooks._requests import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.hooks._transport import Call, SyncTransport
-from airflow_provider_mlpipelines.hooks._v2_resources import V2Resources
+from airflow_provider_mlpipelines.hooks._v2_resources import V2Resources, component_ref
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,24 @@ class V2Client(V2Resources):
                 if item.type in DATA_TYPES
             ],
         )
+
+    def get_pipeline_url(self, pipeline_id: str) -> str:
+        """The studio page of a component version (no I/O).
+
+        The path ``components/{name}/{version}`` is the studio's own address for a workspace
+        component [inferred from the studio; not in the REST contract].
+        """
+        from airflow_provider_mlpipelines.api import routes as v1_routes
+
+        parts = component_ref(check_id(pipeline_id, "pipeline_id"))
+        wsid = v1_routes.studio_workspace_id(**self.settings.workspace)
+        url = (
+            f"{self.settings.studio_url}/components/{quote(parts['name'], safe='')}/"
+            f"{quote(parts['version'], safe='')}?wsid={wsid}"
+        )
+        if self.settings.tenant_id:
+            url += f"&tid={quote(self.settings.tenant_id, safe='')}"
+        return url
 
     def set_published_pipeline_status(self, pipeline_id: str, status: Any) -> None:
         raise refuse("pipeline status")
@@ -276,16 +297,24 @@ class V2Client(V2Resources):
         )
         if submission.description:
             body["properties"]["description"] = submission.description
+
+        def job_put(ml_token: str) -> Call:
+            return calls.arm_call(
+                self.settings,
+                routes.JOB_PUT,
+                f"{quoted(name)} of component {component.id!r}",
+                body=body,
+                headers={routes.HEADER_ML_TOKEN: ml_token},
+                job_name=name,
+            )
+
         ml_token = self.ml.tokens.token()
-        call = calls.arm_call(
-            self.settings,
-            routes.JOB_PUT,
-            f"{quoted(name)} of component {component.id!r}",
-            body=body,
-            headers={routes.HEADER_ML_TOKEN: ml_token},
-            job_name=name,
-        )
-        return self._created(call, name, self.arm)
+        try:
+            return self._created(job_put(ml_token), name, self.arm)
+        except AzureMLAuthenticationError:
+            # The transport renews the ARM token on a 401, not the ML one in the header.
+            log.info("Job PUT refused a token; renewing the Azure ML token once")
+            return self._created(job_put(self.ml.tokens.renew(rejected=ml_token)), name, self.arm)
 
     def submit_pipeline_endpoint_run(
         self,
@@ -361,6 +390,14 @@ class V2Client(V2Resources):
             )
         except ValueError as err:
             raise AzureMLInvalidInputError(f"component {component.id!r}: {err}") from None
+
+    def count_endpoints(self, policy: Any = None) -> int:
+        """The workspace's batch endpoints, read once with ``policy``, after an ML token was
+        acquired too: what ``test_connection`` checks on a v2 connection (both audiences)."""
+        self.ml.tokens.token()
+        call = calls.arm_call(self.settings, routes.ENDPOINT_LIST)
+        items, _ = page_items(self.arm.execute(call, policy=policy).json())
+        return len(items)
 
     def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
         raise refuse("rest_endpoint")

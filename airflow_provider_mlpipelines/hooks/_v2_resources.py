@@ -75,7 +75,7 @@ class V2Resources:
         """A component version by ARM id or ``azureml:name:version`` (versions are immutable,
         so each is read once per client)."""
         pipeline_id = check_id(pipeline_id, "pipeline_id")
-        parts = _component_ref(pipeline_id)
+        parts = component_ref(pipeline_id)
         key = routes.component_id(**self.settings.workspace, **parts)
         if key not in self._components:
             call = calls.arm_call(
@@ -356,7 +356,7 @@ def _endpoint_name(value: str) -> str:
     return value[index + len(marker) :].split("/")[0]
 
 
-def _component_ref(value: str) -> dict[str, str]:
+def component_ref(value: str) -> dict[str, str]:
     """``name`` and ``version`` of a component ARM id or ``azureml:name:version``."""
     parts = routes.parse_component_id(value)
     if parts is not None:

@@ -496,6 +496,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         """
         return self._studio_url(self.settings, "runs", run_id)
 
+    @serves_v2
     def get_pipeline_url(self, pipeline_id: str) -> str:
         """The studio URL of a published pipeline.
 
@@ -509,7 +510,11 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         :return: ``(True, summary)`` or ``(False, reason)``; never contains the secret.
         """
         no_retry = RetryPolicy(max_retries=0)
-        return connection_test_result(
-            lambda: self.settings,
-            lambda: len(self._list_published_pipelines(True, no_retry)),
-        )
+
+        def probe() -> int:
+            client = self.v2
+            if client is not None:
+                return client.count_endpoints(no_retry)
+            return len(self._list_published_pipelines(True, no_retry))
+
+        return connection_test_result(lambda: self.settings, probe)

@@ -83,6 +83,10 @@ class AzureMLPublishPipelineOperator(AzureMLPipelinesBaseOperator):
     - ``version`` ``None``: a new pipeline, unless this same source was already published
       under this name (any version), which is reused.
 
+    On a v2 connection (extra ``api`` ``v2``) the pipeline run is a v2 pipeline job (its name),
+    and the published pipeline a pipeline component version registered from it; its ARM id is
+    the ``pipeline_id``, and ``version`` ``None`` takes the next free integer version.
+
     :param pipeline_run_id: the pipeline run whose graph is published (any run: a seed run or
         one that really executed).
     :param pipeline_name: name of the published pipeline.
@@ -151,6 +155,16 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
     default version); or ``rest_endpoint``, a pipeline's or endpoint's submit URL. The run id and
     its studio URL are logged and pushed (``run_id``, ``run_url``) as soon as the run exists;
     ``run_status`` is pushed when the wait ends. Returns the run id.
+
+    On a v2 connection (extra ``api`` ``v2``) an endpoint is a batch endpoint and its versions
+    are its deployments (``pipeline_version`` is a deployment name); a ``published_pipeline_id``
+    is a pipeline component (its ARM id or ``azureml:name:version``) run as a pipeline job.
+    ``parameters`` become job inputs typed as the component declares them, data paths become
+    ``uri_folder``/``uri_file`` inputs on ``azureml://datastores/...``, and the run id is the job
+    name, chosen from the task instance and try so that a retry never submits a second job.
+    ``dataset_assignments``, ``continue_on_step_failure`` and ``rest_endpoint`` have no v2
+    equivalent and are refused before anything is sent. ``run_status`` keeps one vocabulary for
+    both APIs: a v2 ``Completed`` job is ``Finished``.
 
     :param experiment_name: the experiment the run is recorded under: 1-256 letters, digits,
         ``_`` and ``-``, starting with a letter or digit (the service's rule).
