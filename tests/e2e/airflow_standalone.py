@@ -119,6 +119,7 @@ class AirflowStandalone:
         self.log_file = home / "standalone.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
+        self._started_at: float | None = None
 
     def environment(self) -> dict[str, str]:
         """The environment of ``airflow standalone`` and, through it, of every component."""
@@ -172,6 +173,7 @@ class AirflowStandalone:
         """Start ``timeout LIMIT airflow standalone`` as the leader of a new session."""
         self.home.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_file.open("ab")
+        self._started_at = time.monotonic()
         self._process = subprocess.Popen(
             ["timeout", "--kill-after=15", str(self.time_limit), "airflow", "standalone"],
             cwd=self.home,
@@ -219,6 +221,10 @@ class AirflowStandalone:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def uptime(self) -> float:
+        """Seconds since :meth:`start` (0 before it)."""
+        return 0.0 if self._started_at is None else time.monotonic() - self._started_at
 
     def is_running(self) -> bool:
         """Whether the standalone process is alive."""
