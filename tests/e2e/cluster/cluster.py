@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +209,26 @@ class Cluster:
         """
         path = self.folder / "logs" / f"{component}.log"
         return path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def queued_runs(cluster: Cluster, seconds: float) -> Iterator[None]:
+    """Make the cluster emulator's runs queue ``seconds`` before they start, for the block.
+
+    :param cluster: the cluster whose emulator to set.
+    :param seconds: the emulator's ``queue_seconds``.
+    """
+    url = f"{cluster.manifest['base_url']}/_emulator/admin/faults"
+    verify = cluster.manifest["ca_bundle"]
+
+    def set_queue(value: float) -> None:
+        requests.post(
+            url, json={"queue_seconds": value}, verify=verify, timeout=30
+        ).raise_for_status()
+
+    earlier = requests.get(url, verify=verify, timeout=30).json()["queue_seconds"]
+    set_queue(seconds)
+    try:
+        yield
+    finally:
+        set_queue(earlier)

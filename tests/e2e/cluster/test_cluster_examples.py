@@ -12,9 +12,12 @@ import pytest
 
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
-from .cluster import Cluster
+from .cluster import Cluster, queued_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
+#: Seconds each run queues before it starts, so that it cannot end before its task defers.
+QUEUE_SECONDS = 3
 
 
 def links(cluster: Cluster, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
@@ -36,7 +39,10 @@ def run_example(cluster: Cluster, dag_id: str, conf: dict[str, Any]) -> str:
 @pytest.mark.timeout(600)
 def test_batch_scoring_example_runs_deferred_on_the_cluster(cluster: Cluster) -> None:
     dag_id = "example_mlpipelines_batch_scoring"
-    run_id = run_example(cluster, dag_id, {"endpoint_name": f"cluster-{uuid.uuid4().hex[:8]}"})
+    # Runs queue first, as on a loaded cluster, so that the scoring run cannot end before its
+    # task defers (it would then be reported without deferring).
+    with queued_runs(cluster, QUEUE_SECONDS):
+        run_id = run_example(cluster, dag_id, {"endpoint_name": f"cluster-{uuid.uuid4().hex[:8]}"})
     api = cluster.api()
     states = api.task_states(dag_id, run_id)
     assert set(states.values()) == {"success"}, states

@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 
-from .cluster import Cluster
+from .cluster import Cluster, queued_runs
 from .test_cluster_examples import links, run_example
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -25,6 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 BASELINE_MODEL = "models/baseline/model.json"
 #: Rows of the default ``scoring_date`` (2026-01-01) in the emulator's datastore.
 SCORING_ROWS = 40
+#: Seconds each run queues before it starts, so that it cannot end before its task defers.
+QUEUE_SECONDS = 3
 
 
 def unique(prefix: str) -> str:
@@ -102,7 +104,8 @@ def test_retraining_example_runs_deferred_on_the_cluster(cluster: Cluster, hook:
     dag_id = "example_mlpipelines_retraining"
     endpoint_name = unique("cluster-training")
     conf = {"endpoint_name": endpoint_name, "version_label": unique("v")}
-    run_id = run_example(cluster, dag_id, conf)
+    with queued_runs(cluster, QUEUE_SECONDS):
+        run_id = run_example(cluster, dag_id, conf)
     api = cluster.api()
     assert api.task_states(dag_id, run_id) == {
         "publish_training_pipeline": "success",
@@ -149,7 +152,8 @@ def test_endpoint_versions_example_runs_deferred_on_the_cluster(
         "candidate_label": unique("candidate"),
         "candidate_model": BASELINE_MODEL,
     }
-    run_id = run_example(cluster, dag_id, conf)
+    with queued_runs(cluster, QUEUE_SECONDS):
+        run_id = run_example(cluster, dag_id, conf)
     api = cluster.api()
     assert api.task_states(dag_id, run_id) == {
         "publish_candidate": "success",
