@@ -8,7 +8,8 @@ Subcommands (``demo.sh`` calls them in this order):
 - ``run STATE_DIR LOG_DIR``: run every example DAG end to end with ``airflow dags test`` (one
   subprocess each), check each DAG run's state in the metadata database, and print a summary:
   states, pipeline run ids and studio URLs, where the model and the predictions were written.
-  Exits 1 if any DAG run did not succeed.
+  The v2 example runs twice on the emulator's v2 side: a release that stays the default, then
+  a trial of a second version that is rolled back. Exits 1 if any DAG run did not succeed.
 
 The metadata database and the DAGs folder come from the environment ``demo.sh`` exports.
 """
@@ -30,6 +31,9 @@ from typing import Any
 
 MANIFEST_FILE = "manifest.json"
 CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT"
+#: The v2 example's own connection (``azure_ml_pipelines_v2``), on the same emulator.
+V2_CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_V2"
+V2_DAG_ID = "example_mlpipelines_v2_batch_scoring"
 DATASTORE = "workspaceblobstore"
 DAG_TIMEOUT_SECONDS = 240
 #: A quick, under-trained retraining: the A/B trial of its model must roll it back.
@@ -49,6 +53,7 @@ class DagOutcome:
     :param log_file: the command's output.
     :param run_id: the Airflow DAG run id.
     :param xcoms: interesting XComs, ``task_id[.key]`` -> value.
+    :param label: what this run of the DAG was, when the demo runs a DAG more than once.
     """
 
     dag_id: str
@@ -57,10 +62,16 @@ class DagOutcome:
     log_file: Path
     run_id: str | None = None
     xcoms: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
 
     @property
     def succeeded(self) -> bool:
         return self.state == "success"
+
+    @property
+    def title(self) -> str:
+        """The DAG id, and the label of this run if it has one."""
+        return f"{self.dag_id} ({self.label})" if self.label else self.dag_id
 
 
 # ------------------------------------------------------------------------------------ emulator
@@ -104,23 +115,25 @@ def environment(manifest: dict[str, Any]) -> dict[str, str]:
         "AIRFLOW_VAR_MLPIPELINES_TRAINING_RUN_ID": manifest["pipeline_runs"]["train"],
         "AIRFLOW_VAR_MLPIPELINES_SCORING_RUN_ID": manifest["pipeline_runs"]["score"],
         "AIRFLOW_VAR_MLPIPELINES_DATASTORE_DIR": manifest["datastores"][DATASTORE],
+        V2_CONN_ENV_VAR: json.dumps(manifest["airflow_conn_v2"]),
+        "AIRFLOW_VAR_MLPIPELINES_V2_SCORING_JOB": manifest["v2_pipeline_jobs"]["score"],
     }
 
 
 # ------------------------------------------------------------------------------------ airflow
-def run_dag_test(dag_id: str, logical_date: str, conf: dict[str, Any], log_dir: Path) -> float:
-    """Run ``airflow dags test`` for one DAG; its output goes to ``LOG_DIR/<dag_id>.log``.
+def run_dag_test(dag_id: str, logical_date: str, conf: dict[str, Any], log_file: Path) -> float:
+    """Run ``airflow dags test`` for one DAG; its output goes to ``log_file``.
 
     :param dag_id: the DAG.
     :param logical_date: the run's logical date.
     :param conf: the run's conf.
-    :param log_dir: where the output goes.
+    :param log_file: where the output goes.
     :return: seconds taken (the exit code is not trusted: the run's state is checked instead).
     """
     command = ["airflow", "dags", "test", dag_id, logical_date, "-c", json.dumps(conf)]
     print(f"==> {shlex.join(command)}", flush=True)
     started = time.monotonic()
-    with (log_dir / f"{dag_id}.log").open("wb") as output:
+    with log_file.open("wb") as output:
         try:
             subprocess.run(
                 command,
@@ -175,6 +188,8 @@ def run_example(
     conf: dict[str, Any],
     log_dir: Path,
     xcom_keys: Sequence[str],
+    *,
+    label: str = "",
 ) -> DagOutcome:
     """Run one example DAG and collect its state and the XComs named by ``xcom_keys``.
 
@@ -184,10 +199,12 @@ def run_example(
     :param log_dir: where the command's output goes.
     :param xcom_keys: ``task_id`` (its return value) or ``task_id.key`` entries to read; the
         last one is the DAG's final result, which a complete run must have produced.
+    :param label: what this run is, for a DAG the demo runs more than once (names its log).
     """
-    seconds = run_dag_test(dag_id, logical_date, conf, log_dir)
+    log_file = log_dir / (f"{dag_id}-{label}.log" if label else f"{dag_id}.log")
+    seconds = run_dag_test(dag_id, logical_date, conf, log_file)
     run_id, state = latest_dag_run(dag_id)
-    outcome = DagOutcome(dag_id, state, seconds, log_dir / f"{dag_id}.log", run_id)
+    outcome = DagOutcome(dag_id, state, seconds, log_file, run_id, label=label)
     if run_id is not None:
         for entry in xcom_keys:
             task_id, _, key = entry.partition(".")
@@ -195,7 +212,7 @@ def run_example(
     # A logical date before the DAG's start_date gives a "successful" run without any task.
     if outcome.succeeded and outcome.xcoms.get(xcom_keys[-1]) is None:
         outcome.state = f"success, but no result from {xcom_keys[-1]}"
-    print(f"    {dag_id}: {state} in {seconds:.0f} s", flush=True)
+    print(f"    {outcome.title}: {state} in {seconds:.0f} s", flush=True)
     if not outcome.succeeded:
         print(tail(outcome.log_file), flush=True)
     return outcome
@@ -239,7 +256,7 @@ def submit_outside_airflow(endpoint_name: str) -> str:
 
 # ------------------------------------------------------------------------------------ the demo
 def run_all(log_dir: Path) -> list[DagOutcome]:
-    """Run the four example DAGs in an order where each finds what it needs.
+    """Run the v1 example DAGs in an order where each finds what it needs, then the v2 one.
 
     :param log_dir: where each command's output goes.
     """
@@ -295,7 +312,29 @@ def run_all(log_dir: Path) -> list[DagOutcome]:
         )
     else:
         outcomes.append(DagOutcome("example_mlpipelines_sensor", "not run", 0.0, Path()))
+    outcomes += run_v2_example(log_dir)
     return outcomes
+
+
+def run_v2_example(log_dir: Path) -> list[DagOutcome]:
+    """The v2 example twice: a release of version 1 behind a new batch endpoint (it stays the
+    default), then a trial of version 2 (scored, then the default is rolled back to 1).
+
+    :param log_dir: where each command's output goes.
+    """
+    keys = [
+        "deploy_new_version",
+        "score",
+        "score.run_url",
+        "roll_back_default",
+        "check_scoring_job",
+    ]
+    release = {"component_version": "1", "scoring_date": SCORING_DATE}
+    trial = {"component_version": "2", "scoring_date": TRIAL_DATE, "keep_new_version": False}
+    return [
+        run_example(V2_DAG_ID, SCORING_DATE, release, log_dir, keys, label="release"),
+        run_example(V2_DAG_ID, RETRAINING_DATE, trial, log_dir, keys, label="trial"),
+    ]
 
 
 def model_relative_path(model_path: str) -> str:
@@ -326,8 +365,10 @@ def describe(outcome: DagOutcome) -> list[str]:
     :param outcome: the DAG's outcome.
     """
     x = outcome.xcoms
-    lines = [f"{outcome.dag_id}: {outcome.state.upper()} ({outcome.seconds:.0f} s)"]
-    if outcome.dag_id.endswith("_retraining"):
+    lines = [f"{outcome.title}: {outcome.state.upper()} ({outcome.seconds:.0f} s)"]
+    if outcome.dag_id == V2_DAG_ID:
+        lines += v2_lines(x)
+    elif outcome.dag_id.endswith("_retraining"):
         lines += run_lines("training run", x.get("train"), x.get("train.run_url"))
         endpoint = x.get("add_to_training_endpoint") or {}
         if endpoint:
@@ -370,6 +411,38 @@ def run_lines(label: str, run_id: Any, url: Any) -> list[str]:
     if not run_id:
         return []
     return [f"  {label}: {run_id}", f"    {url}"]
+
+
+def v2_lines(x: dict[str, Any]) -> list[str]:
+    """What a run of the v2 example deployed, scored, checked and rolled back.
+
+    :param x: its XComs.
+    """
+    lines = []
+    deployed = x.get("deploy_new_version") or {}
+    if deployed:
+        endpoint = str(deployed.get("endpoint_id") or "").rsplit("/", 1)[-1]
+        lines.append(
+            f"  batch endpoint {endpoint}: deployment {deployed.get('version')} "
+            f"(previous default {deployed.get('previous_default_version')})"
+        )
+    lines += run_lines("scoring job", x.get("score"), x.get("score.run_url"))
+    check = x.get("check_scoring_job") or {}
+    if check:
+        lines.append(
+            f"  checked through the service: {check.get('status')}, run by "
+            f"{check.get('deployment')}, steps {check.get('steps')}"
+        )
+        lines.append(
+            f"  predictions: {check.get('predictions')} ({check.get('rows')} rows, mean "
+            f"{check.get('mean_prediction')})"
+        )
+    restored = x.get("roll_back_default")
+    if restored:
+        lines.append(f"  rolled back: the default deployment is {restored} again")
+    elif check:
+        lines.append(f"  kept {deployed.get('version')} as the default deployment")
+    return lines
 
 
 def trial_lines(x: dict[str, Any]) -> list[str]:
@@ -418,7 +491,7 @@ def print_summary(outcomes: Sequence[DagOutcome], manifest: dict[str, Any]) -> N
     for outcome in outcomes:
         print("\n".join(describe(outcome)))
     print(f"datastore {DATASTORE}: {manifest['datastores'][DATASTORE]}")
-    failed = [o.dag_id for o in outcomes if not o.succeeded]
+    failed = [o.title for o in outcomes if not o.succeeded]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} DAG runs succeeded", flush=True)
     if failed:
         print(f"FAILED: {', '.join(failed)}", flush=True)

@@ -5,8 +5,9 @@
 #
 # From nothing: creates the virtualenv if needed (scripts/setup-env.sh), starts the emulator of
 # the Azure ML pipelines service on a fresh state dir (.demo/emulator, a free port), exports the
-# connection and the Airflow Variables the DAGs read, migrates a fresh SQLite metadata DB in
-# AIRFLOW_HOME=.demo/airflow, runs each DAG of dags_examples/ with `airflow dags test`, and
+# connections (v1 and v2) and the Airflow Variables the DAGs read, migrates a fresh SQLite
+# metadata DB in AIRFLOW_HOME=.demo/airflow, runs each DAG of dags_examples/ with
+# `airflow dags test` (the v2 example twice: a release, then a rolled-back trial), and
 # prints a summary (states, pipeline run ids and studio URLs, where the model and predictions
 # are). The emulator is stopped on every exit path. Exits non-zero if any DAG run failed.
 # Everything it writes is under .demo/ (or $DEMO_DIR), removed at the next start.
@@ -72,7 +73,8 @@ setsid python -m airflow_provider_mlpipelines.emulator --port 0 --state-dir "$ST
 emulator_pid=$!
 run_step python scripts/demo.py wait-emulator "$STATE_DIR" "$emulator_pid"
 
-# AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT and AIRFLOW_VAR_MLPIPELINES_* (values not shown).
+# AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT, AIRFLOW_CONN_AZURE_ML_PIPELINES_V2 (the v2 example's
+# connection, same emulator) and AIRFLOW_VAR_MLPIPELINES_* (values not shown).
 eval "$(python scripts/demo.py env "$STATE_DIR")"
 echo "==> exported the connection and the Variables:" \
   "$(env | grep -o '^AIRFLOW_\(CONN\|VAR\)_[A-Z_]*' | sort | tr '\n' ' ')"

@@ -275,18 +275,26 @@ class V2Client(V2Resources):
     # ---------------------------------------------------------------------------------------
     # Submissions
     # ---------------------------------------------------------------------------------------
-    def check_submission(self, submission: PipelineSubmissionInfo) -> None:
+    def check_submission(
+        self, submission: PipelineSubmissionInfo, parent_run_id: str | None = None
+    ) -> None:
         """Refuse what a v2 job cannot take, before anything is sent."""
+        if parent_run_id:
+            raise refuse("parent_run_id")
         if submission.dataset_assignments:
             raise refuse("dataset_assignments")
         if submission.continue_run_on_step_failure is not None:
             raise refuse("continue_on_step_failure")
 
     def submit_pipeline_run(
-        self, pipeline_id: str, submission: PipelineSubmissionInfo
+        self,
+        pipeline_id: str,
+        submission: PipelineSubmissionInfo,
+        *,
+        parent_run_id: str | None = None,
     ) -> PipelineRun:
         """A pipeline job of the component ``pipeline_id`` (contract section 8)."""
-        self.check_submission(submission)
+        self.check_submission(submission, parent_run_id)
         component = self.component(pipeline_id)
         name = calls.job_name_for(submission.tags)
         body = bodies.pipeline_job_body(
@@ -320,12 +328,14 @@ class V2Client(V2Resources):
         self,
         endpoint_id: str,
         submission: PipelineSubmissionInfo,
+        *,
         pipeline_version: str | None = None,
+        parent_run_id: str | None = None,
     ) -> PipelineRun:
         """Invoke the batch endpoint (contract section 7): the deployment ``pipeline_version``,
         else the endpoint's default deployment, named in the request so that what runs is the
         deployment whose inputs were typed here."""
-        self.check_submission(submission)
+        self.check_submission(submission, parent_run_id)
         endpoint = self.batch_endpoint(endpoint_id)
         deployment_name = pipeline_version or endpoint.default_deployment
         if not deployment_name:

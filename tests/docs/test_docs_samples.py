@@ -92,6 +92,8 @@ def test_docs_dags_parse_without_errors(docs_dags: dict[str, Any]) -> None:
         "docs_set_default_version",
         "docs_score_the_day",
         "docs_cancel_run",
+        "docs_migrate_v1",
+        "docs_migrate_v2",
     }
 
 

@@ -44,14 +44,17 @@ def test_the_main_command_runs_every_example_dag(tmp_path: Path) -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "4 of 4 DAG runs succeeded" in output
+    assert "6 of 6 DAG runs succeeded" in output
     for dag_id in (
         "example_mlpipelines_retraining",
         "example_mlpipelines_batch_scoring",
         "example_mlpipelines_endpoint_versions",
         "example_mlpipelines_sensor",
+        "example_mlpipelines_v2_batch_scoring (release)",
+        "example_mlpipelines_v2_batch_scoring (trial)",
     ):
         assert f"{dag_id}: SUCCESS" in output
+    assert "rolled back: the default deployment is housing-score-1 again" in output
     predictions = re.findall(r"predictions: (\S+\.csv)", output)
     assert predictions and all(Path(p).is_file() for p in predictions)
     assert not (demo_dir / "emulator" / "manifest.json").exists(), "the emulator was not stopped"

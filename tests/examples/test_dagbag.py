@@ -19,6 +19,7 @@ SCHEDULES = {
     "example_mlpipelines_batch_scoring": "@daily",
     "example_mlpipelines_endpoint_versions": None,
     "example_mlpipelines_sensor": None,
+    "example_mlpipelines_v2_batch_scoring": None,
 }
 # Modules that must not be imported while a DAG file is parsed (see ARCHITECTURE.md).
 HEAVY_MODULES = ("azure.identity", "aiohttp", "airflow_provider_mlpipelines.emulator")
