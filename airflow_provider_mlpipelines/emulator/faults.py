@@ -68,6 +68,10 @@ class FaultSettings:
         connection reset without an answer, service and token endpoint alike, whatever
         ``path_contains`` says, while runs keep executing. Read back, it is the time the outage
         has left (0 when none); setting 0 ends it.
+    :param lro_fail_next: the next N long-running operations that v2 requests start (endpoint
+        and deployment writes, job cancels; only on paths matching ``path_contains``) end
+        ``Failed`` with an error instead of completing; the resource keeps its in-progress
+        ``provisioningState``.
     """
 
     error_rate: float = 0.0
@@ -86,6 +90,7 @@ class FaultSettings:
     list_delay_seconds: float = 0.0
     runs_page_size: int = 0
     outage_seconds: float = 0.0
+    lro_fail_next: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,17 @@ class FaultInjector:
             self.counts["latency"] += 1
         return delay
 
+    def take_lro_failure(self, path: str) -> bool:
+        """Whether the long-running operation a request to ``path`` started is to fail.
+
+        :param path: the request path.
+        """
+        if self.settings.lro_fail_next <= 0 or not self.applies(path):
+            return False
+        self.settings.lro_fail_next -= 1
+        self.counts["lro_failed"] += 1
+        return True
+
     def pick(
         self, path: str, *, token_endpoint: bool = False
     ) -> EmulatorError | ErrorAfterHandling | Drop | None:
@@ -258,6 +274,7 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
             list_delay_seconds=float(values["list_delay_seconds"]),
             runs_page_size=int(values["runs_page_size"]),
             outage_seconds=float(values["outage_seconds"]),
+            lro_fail_next=int(values["lro_fail_next"]),
         )
     except (TypeError, ValueError) as exc:
         raise bad_request(f"Invalid fault setting: {exc}", "InvalidBody") from None
@@ -289,10 +306,12 @@ def _validated(values: dict[str, Any]) -> FaultSettings:
         settings.queue_seconds,
         settings.fail_next,
         settings.retry_after_seconds,
+        settings.lro_fail_next,
     )
     if min(non_negative) < 0:
         raise bad_request(
-            "latency_seconds, queue_seconds, fail_next and retry_after_seconds must be >= 0",
+            "latency_seconds, queue_seconds, fail_next, retry_after_seconds and lro_fail_next "
+            "must be >= 0",
             "InvalidBody",
         )
     return settings

@@ -7,7 +7,8 @@
 3. ``network_outage``: during an outage (``outage_seconds``), resets the connection of every
    request but the emulator's own routes (counted as status 444 too).
 4. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
-   (``faults.py``); a dropped connection is counted as status 444 in the stats.
+   (``faults.py``); a dropped connection is counted as status 444 in the stats; v2
+   long-running operations made to fail (``lro_fail_next``).
 5. ``require_token``: the bearer-token check of the service APIs.
 6. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
 """
@@ -22,6 +23,7 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
@@ -207,7 +209,37 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         if fault.after_handling:
             await handler(request)
         return _drop_connection(request)
-    return await handler(request)
+    response = await handler(request)
+    if is_v2(request) and request.method != "GET":
+        _fail_operation(request, response)
+    return response
+
+
+#: Headers of a first response that name its long-running operation (v2 contract section 2).
+_OPERATION_HEADERS = ("Azure-AsyncOperation", "Location")
+
+
+def _fail_operation(request: web.Request, response: web.StreamResponse) -> None:
+    # The operation the handler just started ends Failed when it is due, instead of applying
+    # its change, as an ARM operation that failed on the service's side (lro_fail_next).
+    url = next((response.headers[h] for h in _OPERATION_HEADERS if h in response.headers), None)
+    context = context_of(request)
+    if url is None or context.v2 is None or not context.faults.take_lro_failure(request.path):
+        return
+    operation = context.v2.operations.get(URL(url).name)
+
+    def fail() -> None:
+        raise EmulatorError(
+            500, "InternalServerError", "Injected fault: the long-running operation failed"
+        )
+
+    operation.complete = fail
+    log.info(
+        "Injected fault: operation %s of %s %s will fail",
+        operation.id,
+        request.method,
+        request.path,
+    )
 
 
 def _drop_connection(request: web.Request) -> web.Response:
