@@ -131,7 +131,19 @@ class RunSubmissions:
                 return runs
 
     build_submission = staticmethod(_requests.build_submission)
-    validate_submission = staticmethod(_requests.validate_submission)
+
+    @serves_v2
+    def validate_submission(
+        self, interface: Any, submission: PipelineSubmissionInfo, *, target: str
+    ) -> None:
+        """Check a submission against the inputs a pipeline declares, before sending it.
+
+        :param interface: the pipeline's declared inputs (:meth:`get_pipeline_interface`).
+        :param submission: the submission to check.
+        :param target: what is being submitted to, for the message.
+        :raises AzureMLInvalidInputError: listing every problem.
+        """
+        _requests.validate_submission(interface, submission, target=target)
 
     @serves_v2
     def submit_pipeline_run(

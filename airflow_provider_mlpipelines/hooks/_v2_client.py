@@ -41,6 +41,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
     AzureMLServerError,
+    format_choices,
 )
 from airflow_provider_mlpipelines.hooks import _v2_calls as calls
 from airflow_provider_mlpipelines.hooks._base import check_id, quoted
@@ -275,6 +276,28 @@ class V2Client(V2Resources):
     # ---------------------------------------------------------------------------------------
     # Submissions
     # ---------------------------------------------------------------------------------------
+    def validate_submission(
+        self, interface: PipelineInterface, submission: PipelineSubmissionInfo, *, target: str
+    ) -> None:
+        """Check names and literal types against the component's inputs, in v2's words."""
+        literals = submission.parameter_assignments or {}
+        data = submission.data_path_assignments or {}
+        declared = [*interface.parameter_names, *interface.data_path_names]
+        problems = [
+            f"unknown input {name!r} (declared inputs: {format_choices(declared)})"
+            for name in [*literals, *data]
+            if name not in declared
+        ]
+        for parameter in interface.parameters:
+            kind = _V2_TYPES.get(parameter.type)
+            if parameter.name in literals and kind is not None:
+                try:
+                    bodies.coerce_literal(literals[parameter.name], kind)
+                except ValueError as err:
+                    problems.append(f"input {parameter.name!r} ({kind}): {err}")
+        if problems:
+            raise AzureMLInvalidInputError(f"submit to {target}: " + "; ".join(problems))
+
     def check_submission(
         self, submission: PipelineSubmissionInfo, parent_run_id: str | None = None
     ) -> None:
@@ -425,6 +448,7 @@ _PARAMETER_TYPES = {
     "number": ParameterType.DOUBLE,
     "boolean": ParameterType.BOOL,
 }
+_V2_TYPES = {kind: name for name, kind in _PARAMETER_TYPES.items()}
 
 
 def _next_version(existing: Any) -> str:

@@ -23,12 +23,14 @@ from airflow_provider_mlpipelines.hooks._requests import (
     SUBMISSION_ID_TAG,
     find_submitted_run,
     parse_submit_url,
+    validate_submission,
     with_submission_id,
 )
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 build = AzureMLPipelinesHook.build_submission
-validate = AzureMLPipelinesHook.validate_submission
+# The v1 check itself; the hook's method sends a v2 connection's to the v2 client instead.
+validate = validate_submission
 
 
 # --------------------------------------------------------------------------------------------

@@ -147,13 +147,13 @@ BAD_INPUT = [
         "undeclared_input",
         "submit",
         {"parameters": {"durations": 1}},
-        ("unknown parameter 'durations'", "'duration_seconds', 'outcome'"),
+        ("unknown input 'durations'", "'duration_seconds', 'outcome'"),
     ),
     (
         "wrong_literal_type",
         "submit_score",
         {"parameters": {"round_digits": "x"}},
-        ("parameter 'round_digits'", "'x' is not a valid"),
+        ("input 'round_digits' (integer)", "'x' is not an integer"),
     ),
     (
         "unknown_deployment",
