@@ -7,14 +7,12 @@ The same calls and the same mapping to shared models as the sync v2 client
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from airflow_provider_mlpipelines.api.models import HistoryRun, PipelineRun, StepStatus
 from airflow_provider_mlpipelines.api.v2 import routes
-from airflow_provider_mlpipelines.api.v2.models import OperationStatus, pick
-from airflow_provider_mlpipelines.exceptions import AzureMLServerError
+from airflow_provider_mlpipelines.api.v2.models import pick
 from airflow_provider_mlpipelines.hooks import _v2_calls as calls
 from airflow_provider_mlpipelines.hooks._async_transport import AsyncTransport
 from airflow_provider_mlpipelines.hooks._reports import FailedStep, failed_steps, render_run_failure
@@ -83,27 +81,14 @@ class AsyncV2Runs:
 
     async def _finish_operation(self, call: Call, reply: Reply) -> Reply:
         """Follow a long-running operation to its end, as the sync client does."""
-        follow = calls.lro_url(reply)
-        deadline = time.monotonic() + V2Resources.lro_timeout_seconds
-        while follow is not None:
-            kind, url = follow
-            await self.sleep(calls.retry_after(reply, V2Resources.lro_poll_seconds))
-            reply = await self.transport.execute(
-                calls.lro_poll_call(self.settings, call.operation, url)
-            )
-            if kind == "status":
-                status = OperationStatus.from_json(reply.json() or {})
-                if status.is_terminal:
-                    calls.raise_if_failed(call, status)
-                    return reply
-            elif reply.status != 202:
-                return reply
-            if time.monotonic() > deadline:
-                raise AzureMLServerError(
-                    call.operation.name,
-                    call.operation.resource,
-                    message=(
-                        f"the operation did not end within {V2Resources.lro_timeout_seconds:g} s"
-                    ),
-                )
-        return reply
+        watch = calls.OperationWatch(
+            self.settings,
+            call,
+            reply,
+            V2Resources.lro_timeout_seconds,
+            V2Resources.lro_poll_seconds,
+        )
+        while not watch.done:
+            await self.sleep(watch.wait())
+            watch.update(await self.transport.execute(watch.poll_call()))
+        return watch.reply

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -294,3 +295,66 @@ def raise_if_failed(call: Call, status: OperationStatus) -> None:
             code=status.error_code or status.status,
             message=status.error_message or f"the operation ended {status.status}",
         )
+
+
+class OperationWatch:
+    """Where one long-running operation stands, for the sync and the async client alike.
+
+    The caller sleeps :meth:`wait` seconds, sends :meth:`poll_call` and hands the answer to
+    :meth:`update`, until :attr:`done`; the decisions (which URL, how long, terminal or not,
+    failed or not, too long) are all here.
+
+    :param settings: the connection settings.
+    :param call: the call that started the operation.
+    :param reply: its first answer.
+    :param timeout: seconds after which the operation is given up on.
+    :param poll_seconds: the wait between polls when the service sends no ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        call: Call,
+        reply: Reply,
+        timeout: float,
+        poll_seconds: float,
+    ) -> None:
+        self.settings = settings
+        self.call = call
+        self.reply = reply
+        self.timeout = timeout
+        self.poll_seconds = poll_seconds
+        self._follow = lro_url(reply)
+        self._deadline = time.monotonic() + timeout
+
+    @property
+    def done(self) -> bool:
+        return self._follow is None
+
+    def wait(self) -> float:
+        return retry_after(self.reply, self.poll_seconds)
+
+    def poll_call(self) -> Call:
+        assert self._follow is not None
+        return lro_poll_call(self.settings, self.call.operation, self._follow[1])
+
+    def update(self, reply: Reply) -> None:
+        """Take a poll's answer.
+
+        :raises AzureMLServerError: the operation failed, or has run longer than ``timeout``.
+        """
+        assert self._follow is not None
+        self.reply = reply
+        if self._follow[0] == "status":
+            status = OperationStatus.from_json(reply.json() or {})
+            if status.is_terminal:
+                raise_if_failed(self.call, status)
+                self._follow = None
+        elif reply.status != 202:
+            self._follow = None
+        if self._follow is not None and time.monotonic() > self._deadline:
+            raise AzureMLServerError(
+                self.call.operation.name,
+                self.call.operation.resource,
+                message=f"the operation did not end within {self.timeout:g} s",
+            )

@@ -23,7 +23,6 @@ from airflow_provider_mlpipelines.api.v2.models import (
     BatchDeployment,
     BatchEndpoint,
     ComponentVersion,
-    OperationStatus,
     page_items,
     pick,
 )
@@ -31,7 +30,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
-    AzureMLServerError,
 )
 from airflow_provider_mlpipelines.hooks import _v2_calls as calls
 from airflow_provider_mlpipelines.hooks._base import check_id, quoted
@@ -312,26 +310,13 @@ class V2Resources:
 
         :raises AzureMLServerError: it failed, or did not end within ``lro_timeout_seconds``.
         """
-        follow = calls.lro_url(reply)
-        deadline = time.monotonic() + self.lro_timeout_seconds
-        while follow is not None:
-            kind, url = follow
-            self.sleep(calls.retry_after(reply, self.lro_poll_seconds))
-            reply = self.arm.execute(calls.lro_poll_call(self.settings, call.operation, url))
-            if kind == "status":
-                status = OperationStatus.from_json(reply.json() or {})
-                if status.is_terminal:
-                    calls.raise_if_failed(call, status)
-                    return reply
-            elif reply.status != 202:
-                return reply
-            if time.monotonic() > deadline:
-                raise AzureMLServerError(
-                    call.operation.name,
-                    call.operation.resource,
-                    message=f"the operation did not end within {self.lro_timeout_seconds:g} s",
-                )
-        return reply
+        watch = calls.OperationWatch(
+            self.settings, call, reply, self.lro_timeout_seconds, self.lro_poll_seconds
+        )
+        while not watch.done:
+            self.sleep(watch.wait())
+            watch.update(self.arm.execute(watch.poll_call()))
+        return watch.reply
 
     def _all_pages(self, call: Call) -> list[Any]:
         items, next_link = page_items(self.arm.execute(call).json())
