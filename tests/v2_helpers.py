@@ -213,3 +213,15 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.1)
+
+
+def recording_hook(conn_id: str) -> Any:
+    """A sync hook on ``conn_id`` whose waits are recorded in ``hook.waits`` (and really
+    waited)."""
+    from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
+
+    hook = AzureMLPipelinesHook(conn_id)
+    waits: list[float] = []
+    hook.sleep = lambda seconds: (waits.append(seconds), time.sleep(seconds))  # type: ignore[method-assign]
+    hook.waits = waits  # type: ignore[attr-defined]
+    return hook

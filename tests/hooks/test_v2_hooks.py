@@ -9,7 +9,6 @@ resource still shows ``Creating``/``Updating``, which each test reads back direc
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,10 +25,8 @@ from airflow_provider_mlpipelines.get_provider_info import get_provider_info
 from airflow_provider_mlpipelines.hooks._connection import settings_from_connection
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from tests.v2_helpers import (
-    NO_FAULTS,
     Deployed,
     RawArm,
-    deploy,
     faults_of,
     module_v2_emulator,
     requests_named,
@@ -114,44 +111,6 @@ def test_api_is_a_field_of_the_airflow_3_connection_form() -> None:
 def v2_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, str]]:
     with module_v2_emulator(tmp_path_factory, "--lro-seconds", str(LRO_SECONDS)) as started:
         yield started
-
-
-@pytest.fixture
-def emulator_v2(v2_emulator: tuple[EmulatorProcess, str]) -> Iterator[EmulatorProcess]:
-    process = v2_emulator[0]
-    try:
-        yield process
-    finally:
-        process.set_faults(**NO_FAULTS)
-
-
-@pytest.fixture
-def v2_hook(v2_emulator: tuple[EmulatorProcess, str]) -> Iterator[AzureMLPipelinesHook]:
-    created = AzureMLPipelinesHook(v2_emulator[1])
-    waits: list[float] = []
-    # Record each wait (and really wait it): a long-running operation's polls must wait the
-    # Retry-After the emulator sends.
-    created.sleep = lambda seconds: (waits.append(seconds), time.sleep(seconds))  # type: ignore[method-assign]
-    created.waits = waits  # type: ignore[attr-defined]
-    try:
-        yield created
-    finally:
-        created.close()
-
-
-@pytest.fixture(scope="module")
-def deployed(v2_emulator: tuple[EmulatorProcess, str]) -> Deployed:
-    with AzureMLPipelinesHook(v2_emulator[1]) as hook:
-        return deploy(hook, v2_emulator[0])
-
-
-@pytest.fixture
-def raw(emulator_v2: EmulatorProcess) -> Iterator[RawArm]:
-    client = RawArm(emulator_v2)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def test_endpoint_and_deployment_creation_follow_their_operations(

@@ -34,10 +34,8 @@ from tests.airflow_helpers import deferrals, task_state, xcom
 from tests.v2_helpers import (
     INVOKE,
     JOB_PUT,
-    NO_FAULTS,
     Deployed,
     RawArm,
-    deploy,
     module_v2_emulator,
     requests_named,
     wait_until,
@@ -69,32 +67,8 @@ def v2_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emul
 
 
 @pytest.fixture
-def emulator_v2(v2_emulator: tuple[EmulatorProcess, str]) -> Iterator[EmulatorProcess]:
-    process = v2_emulator[0]
-    try:
-        yield process
-    finally:
-        process.set_faults(**NO_FAULTS)
-
-
-@pytest.fixture
 def conn_id(v2_emulator: tuple[EmulatorProcess, str]) -> str:
     return v2_emulator[1]
-
-
-@pytest.fixture(scope="module")
-def deployed(v2_emulator: tuple[EmulatorProcess, str]) -> Deployed:
-    with AzureMLPipelinesHook(v2_emulator[1]) as hook:
-        return deploy(hook, v2_emulator[0])
-
-
-@pytest.fixture
-def raw(emulator_v2: EmulatorProcess) -> Iterator[RawArm]:
-    client = RawArm(emulator_v2)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ from tests.v2_helpers import (
     INVOKE,
     JOB_PUT,
     ML_SCOPE,
-    NO_FAULTS,
     Deployed,
     RawArm,
     deploy,
     faults_of,
     module_v2_emulator,
+    recording_hook,
     register_v2_conn,
     requests_named,
     token_requests,
@@ -48,48 +48,6 @@ RETRY_AFTER = 2
 def v2_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, str]]:
     with module_v2_emulator(tmp_path_factory) as started:
         yield started
-
-
-@pytest.fixture
-def emulator_v2(v2_emulator: tuple[EmulatorProcess, str]) -> Iterator[EmulatorProcess]:
-    process = v2_emulator[0]
-    try:
-        yield process
-    finally:
-        process.set_faults(**NO_FAULTS)
-
-
-def _recording_hook(conn_id: str) -> AzureMLPipelinesHook:
-    hook = AzureMLPipelinesHook(conn_id)
-    waits: list[float] = []
-    # Each retry's wait is recorded, and really waited.
-    hook.sleep = lambda seconds: (waits.append(seconds), time.sleep(seconds))  # type: ignore[method-assign]
-    hook.waits = waits  # type: ignore[attr-defined]
-    return hook
-
-
-@pytest.fixture
-def v2_hook(v2_emulator: tuple[EmulatorProcess, str]) -> Iterator[AzureMLPipelinesHook]:
-    hook = _recording_hook(v2_emulator[1])
-    try:
-        yield hook
-    finally:
-        hook.close()
-
-
-@pytest.fixture(scope="module")
-def deployed(v2_emulator: tuple[EmulatorProcess, str]) -> Deployed:
-    with AzureMLPipelinesHook(v2_emulator[1]) as hook:
-        return deploy(hook, v2_emulator[0])
-
-
-@pytest.fixture
-def raw(emulator_v2: EmulatorProcess) -> Iterator[RawArm]:
-    client = RawArm(emulator_v2)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def _identity(case: str) -> dict[str, str]:
@@ -273,7 +231,7 @@ def test_both_tokens_are_renewed_during_a_wait_that_outlives_several_of_them(
     conn_id = register_v2_conn(monkeypatch, emulator)
     with AzureMLPipelinesHook(conn_id) as setup:
         deployed = deploy(setup, emulator)
-    hook = _recording_hook(conn_id)
+    hook = recording_hook(conn_id)
     try:
         arm_before = token_requests(emulator, ARM_SCOPE)
         ml_before = token_requests(emulator, ML_SCOPE)
