@@ -29,6 +29,9 @@ QUICK_ARGS = {
         "20",
         "--compare-step-progress",
         "0",
+        "--apis",
+        "v1",
+        "v2",
     ],
     "worker_slots": ["--runs", "6", "--sync-runs", "2", "--seconds", "20"],
 }

@@ -12,14 +12,18 @@ of the measured import. Cases:
   ``from azureml.pipeline.core import PublishedPipeline, PipelineEndpoint`` in a virtual
   environment of their own (``benchmarks/.venv-azureml``, created on first use with
   ``pip install azureml-pipeline-core==AZUREML_VERSION``), as a ``PythonOperator`` user
-  would import it.
+  would import it;
+- the DAG files of :mod:`benchmarks._parse_dags`, v1 and v2 in pairs (the examples; one file
+  of the v2 example's shape written for each API): Airflow first (unmeasured), then the DAG
+  file executed as the DAG processor loads it (measured). The API is a property of the
+  connection, read when a task runs, so a v2 file must cost what its v1 twin does.
 
 The provider's cost is ``provider`` minus ``airflow``; the SDK's is ``azureml-pipeline-core``
-minus its bare interpreter. The run also checks that no heavy module (azure-identity,
-azure-core, msal, aiohttp, requests, the emulator) is imported at DAG-parse time, and exits
-non-zero when one is or when a goal is missed.
+minus its bare interpreter; a DAG file's is its case minus ``airflow``. The run also checks
+that no heavy module (azure-identity, azure-core, msal, aiohttp, requests, the emulator) is
+imported at DAG-parse time, and exits non-zero when one is or when a goal is missed.
 
-Run alone: ``python -m benchmarks.parse_cost [--runs 20]``.
+Run alone: ``python -m benchmarks.parse_cost [--runs 20] [--no-azureml] [--no-dags]``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 from benchmarks._common import (
     BENCH_DIR,
     PYTHON,
+    ROOT,
     airflow_env,
     exit_cleanly_on_signals,
     percentile,
@@ -45,6 +50,15 @@ from benchmarks._common import (
     run_and_wait4,
     save_results,
     scratch_dir,
+)
+from benchmarks._parse_dags import (
+    V1_EXAMPLE,
+    V2_EXAMPLE,
+    DagFile,
+    dag_files,
+    dag_verdicts,
+    extra_pairs,
+    print_dag_cases,
 )
 
 AZUREML_VERSION = "1.62.0"
@@ -63,11 +77,14 @@ class Case:
     label: str
     python: str
     mode: str
+    path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
     wall: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
     imports: list[float] = field(default_factory=list)
     heavy: list[str] = field(default_factory=list)
     heavy_added: list[str] = field(default_factory=list)
+    parsed: dict[str, Any] = field(default_factory=dict)
 
     def forget(self) -> None:
         """Drop the samples taken so far (after a warm-up run)."""
@@ -78,6 +95,7 @@ class Case:
     def summary(self) -> dict[str, Any]:
         return {
             "label": self.label,
+            "mode": self.mode,
             "runs": len(self.wall),
             "wall_median_s": percentile(self.wall, 0.5),
             "wall_p25_s": percentile(self.wall, 0.25),
@@ -90,6 +108,9 @@ class Case:
             "import_median_ms": percentile(self.imports, 0.5) * 1000,
             "heavy_modules": self.heavy,
             "heavy_added_by_import": self.heavy_added,
+            "file": str(self.path.relative_to(ROOT)) if self.path else None,
+            "env": dict(self.env),
+            **self.parsed,
         }
 
 
@@ -134,9 +155,12 @@ def _pip_failure(text: str) -> str:
 def sample(case: Case, env: dict[str, str], work: Path) -> None:
     """Run one interpreter of ``case`` and add its figures to the case."""
     out = work / "probe.json"
+    argv = [case.python, str(PROBE), case.mode]
+    if case.path is not None:
+        argv.append(str(case.path))
     result = run_and_wait4(
-        [case.python, str(PROBE), case.mode],
-        env=env,
+        argv,
+        env={**env, **case.env},
         timeout=120,
         stdout_path=out,
     )
@@ -148,6 +172,9 @@ def sample(case: Case, env: dict[str, str], work: Path) -> None:
     case.imports.append(report["import_seconds"])
     case.heavy = report["heavy_modules"]
     case.heavy_added = report["heavy_added"]
+    case.parsed = {
+        key: report[key] for key in ("dags", "tasks", "dag_ids", "modules_added") if key in report
+    }
 
 
 def import_breakdown(
@@ -170,22 +197,42 @@ def import_breakdown(
     return sorted(rows, key=lambda row: -row[1])[:top]
 
 
-def measure(runs: int) -> dict[str, Any]:
-    """Sample every case ``runs`` times, interleaved; print the tables; return the figures."""
+def measure(
+    runs: int,
+    dag_files: Sequence[DagFile] = (),
+    *,
+    azureml: bool = True,
+) -> dict[str, Any]:
+    """Sample every case ``runs`` times, interleaved; print the tables; return the figures.
+
+    :param runs: interpreters per case.
+    :param dag_files: the DAG files to parse, after the import cases.
+    :param azureml: also measure the official SDK (creating its venv on first use).
+    """
     with scratch_dir("parse-cost") as work:
         env = airflow_env(work / "airflow-home")
+        # Bytecode as an installed package has it: written by the warm-up runs below (into a
+        # scratch folder, not the tree) and read by the measured ones. Without it, every
+        # measured interpreter would compile each source file of the provider that has no
+        # up-to-date .pyc (a working tree under PYTHONDONTWRITEBYTECODE has none).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         cases = [
             Case("python", PYTHON, "python"),
             Case("airflow", PYTHON, "airflow"),
             Case("airflow + provider", PYTHON, "provider"),
+            *(Case(f.label, PYTHON, "dag", f.path, dict(f.env)) for f in dag_files),
         ]
-        azure_python, azure_problem = azureml_python()
+        azure_python, azure_problem = (
+            azureml_python() if azureml else (None, "not asked for (--no-azureml)")
+        )
         if azure_python is not None:
             cases += [
                 Case("python (azureml venv)", azure_python, "python"),
                 Case("azureml-pipeline-core", azure_python, "azureml"),
             ]
-        sample(cases[2], env, work)  # warm the file cache; not counted
+        for case in cases:  # warm the file cache and write the bytecode; not counted
+            sample(case, env, work)
         for case in cases:
             case.forget()
         for _ in range(runs):
@@ -209,6 +256,7 @@ def extras(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     by_label = {s["label"]: s for s in summaries}
     pairs = [
         ("provider over Airflow", "airflow + provider", "airflow"),
+        *extra_pairs([s["label"] for s in summaries if s["mode"] == "dag"]),
         ("Airflow over bare Python", "airflow", "python"),
         (
             "azureml-pipeline-core over bare Python",
@@ -226,6 +274,9 @@ def extras(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     "wall_ms": (m["wall_median_s"] - r["wall_median_s"]) * 1000,
                     "rss_mib": m["rss_median_mib"] - r["rss_median_mib"],
                     "in_process_import_ms": m["import_median_ms"],
+                    # Against another measured case, the in-process difference is the figure.
+                    "in_process_extra_ms": m["import_median_ms"]
+                    - (r["import_median_ms"] if r["mode"] == "dag" else 0.0),
                 }
             )
     return rows
@@ -251,12 +302,15 @@ def report(figures: dict[str, Any]) -> None:
     )
     print_table(
         "Parse cost: extra over the reference (medians)",
-        ["what", "extra wall ms", "extra RSS MiB", "import ms (in process)"],
+        ["what", "extra wall ms", "extra RSS MiB", "extra ms in process"],
         [
-            [e["what"], e["wall_ms"], e["rss_mib"], e["in_process_import_ms"]]
+            [e["what"], e["wall_ms"], e["rss_mib"], e["in_process_extra_ms"]]
             for e in figures["extra"]
         ],
     )
+    dag_cases = [s for s in figures["cases"] if s["mode"] == "dag"]
+    if dag_cases:
+        print_dag_cases(dag_cases)
     print_table(
         "Provider import breakdown (-X importtime, cumulative microseconds)",
         ["module", "cumulative us"],
@@ -279,18 +333,37 @@ def verdicts(figures: dict[str, Any]) -> list[str]:
         failed.append(f"the provider adds more than {GOAL_EXTRA_MS:g} ms")
     if extra["rss_mib"] > GOAL_EXTRA_MIB:
         failed.append(f"the provider adds more than {GOAL_EXTRA_MIB:g} MiB")
-    return failed
+    return failed + dag_verdicts(figures, airflow)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="interpreters per case")
+    parser.add_argument(
+        "--v1-dag", type=Path, default=V1_EXAMPLE, help="the v1 example DAG file to parse"
+    )
+    parser.add_argument(
+        "--v2-dag", type=Path, default=V2_EXAMPLE, help="the v2 example DAG file to parse"
+    )
+    parser.add_argument("--no-dags", action="store_true", help="parse no DAG file")
+    parser.add_argument(
+        "--no-azureml",
+        action="store_true",
+        help="leave out the official SDK (no virtual environment is created)",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="where the figures' JSON goes (default: benchmarks/results)",
+    )
     args = parser.parse_args(argv)
     exit_cleanly_on_signals()
-    figures = measure(args.runs)
+    files = [] if args.no_dags else dag_files(args.v1_dag, args.v2_dag)
+    figures = measure(args.runs, files, azureml=not args.no_azureml)
     failed = verdicts(figures)
     figures["goals_failed"] = failed
-    save_results("parse_cost", figures)
+    save_results("parse_cost", figures, directory=args.results_dir)
     provider = next(s for s in figures["cases"] if s["label"] == "airflow + provider")
     print(
         f"heavy modules present after importing the provider: {provider['heavy_modules'] or 'none'}"

@@ -15,13 +15,20 @@ The emulator issues tokens valid for --token-lifetime seconds (default 120), so 
 few minutes shows the token being renewed: the goal is one acquisition per renewal period per
 process, not per run.
 
+With ``--apis v1 v2`` every (N, mode) is measured on both service APIs of one emulator, in
+adjacent phases: v1 pipeline runs on the default connection, and v2 pipeline jobs on the
+emulator's ``airflow_conn_v2`` connection (the same trigger and hook classes, answered by the
+v2 client). A last table puts the two side by side.
+
 Run alone: ``python -m benchmarks.trigger_scale [--counts 500 1000 2000] [--modes trigger
-baseline]``.
+baseline] [--apis v1 v2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import logging
 import math
@@ -35,7 +42,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_mlpipelines.api import routes
 from benchmarks._common import (
     CONN_ENV_VAR,
     PYTHON,
@@ -51,6 +57,7 @@ from benchmarks._common import (
     scratch_dir,
     stats_delta,
 )
+from benchmarks._side_by_side import APIS, print_side_by_side, side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +171,9 @@ def run_phase(
 ) -> dict[str, Any]:
     """Submit and watch one batch of runs in one mode; return its figures (row ``label``)."""
     count = len(durations)
-    out = work / f"{label}-{count}.json"
-    env = airflow_env(work / "airflow-home", {CONN_ENV_VAR: emulator.airflow_conn})
+    api = workload.api
+    out = work / f"{api}-{re.sub(r'[^A-Za-z0-9]+', '-', label)}-{count}.json"
+    env = airflow_env(work / "airflow-home", {CONN_ENV_VAR: workload.conn_json})
     watcher = WatcherProcess(
         mode,
         env,
@@ -176,13 +184,16 @@ def run_phase(
     try:
         watcher.wait_until_ready()
         workload.fresh_token()
-        token_before = workload.hook.tokens.shared.cache.cached
+        tokens_before = workload.token_marks()
         before = emulator.stats()
         submit_started = time.time()
-        experiment = f"bench-{re.sub(r'[^A-Za-z0-9]+', '-', label).strip('-')}-{count}"
+        experiment = f"bench-{api}-{re.sub(r'[^A-Za-z0-9]+', '-', label).strip('-')}-{count}"
         run_ids = workload.submit_many(durations, experiment, watcher.send)
         submit_seconds = time.time() - submit_started
-        orchestrator_renewed = workload.hook.tokens.shared.cache.cached is not token_before
+        orchestrator_renewed = sum(
+            after is not before
+            for before, after in zip(tokens_before, workload.token_marks(), strict=True)
+        )
         cpu = watcher.finish(timeout=max(durations) + 600)
     finally:
         watcher.kill()
@@ -195,6 +206,7 @@ def run_phase(
         ends,
         report,
         stats_delta(before, after),
+        api_routes=workload.routes,
         poll_interval=poll_interval,
         cpu=cpu,
         submit_seconds=submit_seconds,
@@ -210,13 +222,18 @@ def summarize(
     report: dict[str, Any],
     delta: dict[str, Any],
     *,
+    api_routes: Any,
     poll_interval: float,
     cpu: float,
     submit_seconds: float,
     watch_started: float,
-    orchestrator_renewed: bool,
+    orchestrator_renewed: int,
 ) -> dict[str, Any]:
-    """The figures of one phase from the runs' end times, the watcher's report and counters."""
+    """The figures of one phase from the runs' end times, the watcher's report and counters.
+
+    :param api_routes: the counter names of the API's status, step and submit routes.
+    :param orchestrator_renewed: tokens this process acquired inside the phase's window.
+    """
     count = len(run_ids)
     events = report["events"]
     delays = [
@@ -228,7 +245,7 @@ def summarize(
         run_id for run_id in run_ids if run_id not in events or events[run_id][1] != ends[run_id][0]
     ]
     routes_hit = dict(delta["requests"])
-    submits = routes_hit.pop(routes.PIPELINE_SUBMIT.name, 0)
+    submits = routes_hit.pop(api_routes.submit, 0)
     for name in EMULATOR_ROUTES:
         routes_hit.pop(name, None)
     watcher_requests = (
@@ -238,6 +255,7 @@ def summarize(
     )
     watch_seconds = report["finished_epoch"] - watch_started
     return {
+        "api": api_routes.api,
         "mode": label,
         "runs": count,
         "poll_interval": poll_interval,
@@ -255,10 +273,10 @@ def summarize(
         "peak_threads": report["peak_threads"],
         "watcher_requests": watcher_requests,
         "requests_per_run": watcher_requests / count,
-        "status_reads_per_run": routes_hit.get(routes.RUN_GET.name, 0) / count,
-        "step_reads_per_run": routes_hit.get(routes.RUN_STEP_STATUSES.name, 0) / count,
+        "status_reads_per_run": routes_hit.get(api_routes.status, 0) / count,
+        "step_reads_per_run": sum(routes_hit.get(name, 0) for name in api_routes.steps) / count,
         "requests_by_route": routes_hit,
-        "tokens_issued": delta["tokens_issued"] - (1 if orchestrator_renewed else 0),
+        "tokens_issued": delta["tokens_issued"] - orchestrator_renewed,
         "orchestrator_renewed_in_window": orchestrator_renewed,
     }
 
@@ -273,11 +291,14 @@ def measure(
     token_lifetime: int,
     step_progress_interval: float,
     compare_step_progress: float,
+    apis: Sequence[str] = ("v1",),
 ) -> dict[str, Any]:
-    """Run every (N, mode) phase on one emulator; print the table; return the figures.
+    """Run every (N, mode, API) phase on one emulator; print the tables; return the figures.
 
     With ``compare_step_progress`` > 0, the largest N is also watched by triggers reading the
-    steps' states that often, to show what step-progress logging costs.
+    steps' states that often, to show what step-progress logging costs. The phases of one
+    (N, mode) follow each other for every API in ``apis``, so that their figures come from
+    the same moment of the machine.
     """
     raise_open_file_limit()
     from benchmarks._workload import SimulatedWorkload
@@ -287,40 +308,48 @@ def measure(
     with (
         scratch_dir("trigger-scale") as work,
         running_emulator(work / "emulator", token_lifetime=token_lifetime) as emulator,
+        contextlib.ExitStack() as stack,
     ):
         os.environ[CONN_ENV_VAR] = emulator.airflow_conn
-        workload = SimulatedWorkload(emulator)
-        try:
-            for count in counts:
-                rng = random.Random(SEED + count)
-                durations = [rng.uniform(min_seconds, max_seconds) for _ in range(count)]
-                phases = [(mode, mode, step_progress_interval) for mode in modes]
-                if compare_step_progress > 0 and count == max(counts) and "trigger" in modes:
-                    label = f"trigger, steps every {compare_step_progress:g} s"
-                    phases.append(("trigger", label, compare_step_progress))
-                for mode, label, step_interval in phases:
-                    print(f"... {label}: {count} runs", flush=True)
-                    try:
-                        row = run_phase(
-                            workload,
-                            emulator,
-                            mode=mode,
-                            label=label,
-                            durations=durations,
-                            poll_interval=poll_interval,
-                            step_progress_interval=step_interval,
-                            work=work,
-                        )
-                    except Exception as exc:  # the other phases still deserve their figures
-                        log.exception("Phase %s with %d runs failed", label, count)
-                        failures.append(f"{label}, N={count}: {type(exc).__name__}: {exc}")
-                        continue
-                    rows.append(row)
-                    print_rows(rows[-1:], poll_interval, token_lifetime)
-        finally:
-            workload.close()
+        workloads = []
+        for api in apis:
+            workloads.append(SimulatedWorkload(emulator, api))
+            stack.callback(workloads[-1].close)
+        for count in counts:
+            rng = random.Random(SEED + count)
+            durations = [rng.uniform(min_seconds, max_seconds) for _ in range(count)]
+            phases = [(mode, mode, step_progress_interval) for mode in modes]
+            if compare_step_progress > 0 and count == max(counts) and "trigger" in modes:
+                label = f"trigger, steps every {compare_step_progress:g} s"
+                phases.append(("trigger", label, compare_step_progress))
+            for (mode, label, step_interval), workload in itertools.product(phases, workloads):
+                print(f"... {workload.api} {label}: {count} runs", flush=True)
+                try:
+                    row = run_phase(
+                        workload,
+                        emulator,
+                        mode=mode,
+                        label=label,
+                        durations=durations,
+                        poll_interval=poll_interval,
+                        step_progress_interval=step_interval,
+                        work=work,
+                    )
+                except Exception as exc:  # the other phases still deserve their figures
+                    log.exception("Phase %s %s with %d runs failed", workload.api, label, count)
+                    failures.append(
+                        f"{workload.api} {label}, N={count}: {type(exc).__name__}: {exc}"
+                    )
+                    continue
+                rows.append(row)
+                print_rows(rows[-1:], poll_interval, token_lifetime)
     print_rows(rows, poll_interval, token_lifetime)
+    compared = side_by_side(rows) if len(apis) > 1 else []
+    if compared:
+        print_side_by_side(compared)
     return {
+        "apis": list(apis),
+        "side_by_side": compared,
         "poll_interval": poll_interval,
         "durations": [min_seconds, max_seconds],
         "token_lifetime": token_lifetime,
@@ -337,6 +366,7 @@ def print_rows(rows: Sequence[dict[str, Any]], poll_interval: float, token_lifet
         f"Trigger scale (poll {poll_interval:g} s; token lifetime {token_lifetime} s, "
         f"renewed every {renewal:g} s)",
         [
+            "api",
             "mode",
             "N",
             "delay p50 s",
@@ -355,6 +385,7 @@ def print_rows(rows: Sequence[dict[str, Any]], poll_interval: float, token_lifet
         ],
         [
             [
+                r.get("api", "v1"),
                 r["mode"],
                 r["runs"],
                 r["delay_p50"],
@@ -396,6 +427,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60.0,
         help="also watch the largest N with this step_progress_interval (0: skip)",
     )
+    parser.add_argument(
+        "--apis",
+        nargs="+",
+        choices=APIS,
+        default=["v1"],
+        help="the service APIs to watch runs of; with both, a side-by-side table follows",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="where the figures' JSON goes (default: benchmarks/results)",
+    )
     args = parser.parse_args(argv)
     exit_cleanly_on_signals()
     step_interval = args.step_progress_interval
@@ -410,19 +454,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_lifetime=args.token_lifetime,
         step_progress_interval=step_interval,
         compare_step_progress=args.compare_step_progress,
+        apis=args.apis,
     )
     figures["goals"] = goals(figures)
     for line in figures["goals"]:
         print(line)
-    save_results("trigger_scale", figures)
+    save_results("trigger_scale", figures, directory=args.results_dir)
     for failure in figures["failures"]:
         print(f"PHASE FAILED: {failure}")
     return 1 if figures["failures"] else 0
 
 
 def goals(figures: dict[str, Any]) -> list[str]:
-    """The goals of the largest N, each stated with its figures and whether it holds."""
-    rows = figures["rows"]
+    """The goals of the largest N of each API, each stated with its figures and whether it holds."""
+    apis = figures.get("apis", ["v1"])
+    lines = []
+    for api in apis:
+        rows = [r for r in figures["rows"] if r.get("api", "v1") == api]
+        lines += _goals_of(rows, figures, f"{api} " if len(apis) > 1 else "")
+    return lines
+
+
+def _goals_of(rows: Sequence[dict[str, Any]], figures: dict[str, Any], prefix: str) -> list[str]:
     largest = max((r["runs"] for r in rows), default=0)
     trigger = next((r for r in rows if r["runs"] == largest and r["mode"] == "trigger"), None)
     baseline = next((r for r in rows if r["runs"] == largest and r["mode"] == "baseline"), None)
@@ -435,18 +488,18 @@ def goals(figures: dict[str, Any]) -> list[str]:
     lines = [
         _verdict(
             trigger["delay_p99"] < poll + 1,
-            f"N={largest}: p99 detection delay {trigger['delay_p99']:.2f} s < poll interval "
-            f"+ 1 s = {poll + 1:g} s",
+            f"{prefix}N={largest}: p99 detection delay {trigger['delay_p99']:.2f} s < poll "
+            f"interval + 1 s = {poll + 1:g} s",
         ),
         _verdict(
             trigger["tokens_issued"] <= allowed_tokens,
-            f"N={largest}: {trigger['tokens_issued']} token acquisitions in "
+            f"{prefix}N={largest}: {trigger['tokens_issued']} token acquisitions in "
             f"{trigger['watch_seconds']:.0f} s, one per renewal period ({renewal:g} s) allows "
             f"{allowed_tokens}",
         ),
         _verdict(
             other_requests < 0.1,
-            f"N={largest}: {trigger['requests_per_run']:.2f} requests per run = "
+            f"{prefix}N={largest}: {trigger['requests_per_run']:.2f} requests per run = "
             f"{trigger['status_reads_per_run']:.2f} status polls + {other_requests:.3f} other "
             "(token, discovery)",
         ),
@@ -463,12 +516,13 @@ def goals(figures: dict[str, Any]) -> list[str]:
         lines += [
             _verdict(
                 cpu_ratio < 0.6,
-                f"N={largest}: CPU while watching {trigger['cpu_seconds_watching']:.1f} s vs "
-                f"baseline {baseline['cpu_seconds_watching']:.1f} s ({cpu_ratio:.0%})",
+                f"{prefix}N={largest}: CPU while watching "
+                f"{trigger['cpu_seconds_watching']:.1f} s vs baseline "
+                f"{baseline['cpu_seconds_watching']:.1f} s ({cpu_ratio:.0%})",
             ),
             _verdict(
                 growth < 0.5 * baseline_growth,
-                f"N={largest}: memory beyond the imports {growth:.0f} MiB vs baseline "
+                f"{prefix}N={largest}: memory beyond the imports {growth:.0f} MiB vs baseline "
                 f"{baseline_growth:.0f} MiB (peak {trigger['max_rss_mib']:.0f} vs "
                 f"{baseline['max_rss_mib']:.0f} MiB)",
             ),

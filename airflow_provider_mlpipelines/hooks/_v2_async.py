@@ -34,7 +34,6 @@ class AsyncV2Runs:
         self.transport = transport
         self.settings = transport.settings
         self.sleep = sleep
-        self._history_base: str | None = None
 
     async def _json(self, call: Call) -> Any:
         return (await self.transport.execute(call)).json()
@@ -70,14 +69,16 @@ class AsyncV2Runs:
         raise refuse("step logs")
 
     async def _history(self) -> str:
-        if self._history_base is None:
-            workspace = await self._json(calls.arm_call(self.settings, routes.WORKSPACE_GET))
-            url = pick(workspace, "properties", "discoveryUrl")
-            base = None
-            if url:
-                base = pick(await self._json(calls.discovery_call(self.settings, str(url))), "api")
-            self._history_base = str(base or self.settings.base_url).rstrip("/")
-        return self._history_base
+        # Once per workspace and process: a triggerer's thousands of triggers share it.
+        known = calls.HISTORY_BASES.get(calls.workspace_key(self.settings))
+        if known is not None:
+            return known
+        workspace = await self._json(calls.arm_call(self.settings, routes.WORKSPACE_GET))
+        url = pick(workspace, "properties", "discoveryUrl")
+        discovery = None
+        if url:
+            discovery = await self._json(calls.discovery_call(self.settings, str(url)))
+        return calls.remember_history_base(self.settings, discovery)
 
     async def _finish_operation(self, call: Call, reply: Reply) -> Reply:
         """Follow a long-running operation to its end, as the sync client does."""

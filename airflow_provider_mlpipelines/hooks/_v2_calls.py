@@ -272,6 +272,27 @@ def lro_poll_call(settings: ConnectionSettings, operation: Operation, url: str) 
     )
 
 
+#: The run-history host of each workspace (by :func:`workspace_key`), from its discovery
+#: document: it does not change while a process lives, so it is looked up once per process.
+HISTORY_BASES: dict[tuple[str, ...], str] = {}
+
+
+def workspace_key(settings: ConnectionSettings) -> tuple[str, ...]:
+    return (
+        settings.base_url,
+        settings.subscription_id,
+        settings.resource_group.lower(),
+        settings.workspace_name,
+    )
+
+
+def remember_history_base(settings: ConnectionSettings, discovery: Any) -> str:
+    """The discovery document's ``api`` host (the ARM host when it names none), remembered."""
+    base = str(pick(discovery, "api") or settings.base_url).rstrip("/")
+    HISTORY_BASES[workspace_key(settings)] = base
+    return base
+
+
 def discovery_call(settings: ConnectionSettings, url: str) -> Call:
     """The workspace's discovery document (its service hosts), from ``discoveryUrl``.
 

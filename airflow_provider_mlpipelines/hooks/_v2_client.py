@@ -109,7 +109,6 @@ class V2Client(V2Resources):
     ) -> None:
         super().__init__(settings, arm, sleep)
         self.ml = ml
-        self._history_base: str | None = None
 
     # ---------------------------------------------------------------------------------------
     # Published pipelines = pipeline component versions
@@ -198,8 +197,33 @@ class V2Client(V2Resources):
             return chosen, False
         if version is None:
             version = _next_version(v.version for v in versions)
+        pipeline = self.publish_pipeline_from_run(
+            run_id, name=name, version=str(version), description=description, properties=properties
+        )
+        return pipeline, True
+
+    def publish_pipeline_from_run(
+        self,
+        run_id: str,
+        *,
+        name: str,
+        version: str | None = None,
+        description: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> PublishedPipeline:
+        """Register ``name``/``version`` from the pipeline job ``run_id``, without looking for
+        an existing one (see :meth:`publish_pipeline_once`); the properties become its tags.
+
+        :raises AzureMLConflictError: that version exists, made from another job.
+        """
+        if continue_on_step_failure is not None:
+            raise refuse("continue_on_step_failure")
+        run_id = check_id(run_id, "pipeline_run_id")
+        if version is None:
+            version = _next_version(c.version for c in self.component_versions(name))
         body = bodies.component_from_job_body(run_id, name, str(version), description)
-        body["properties"]["tags"] = properties
+        body["properties"]["tags"] = dict(properties or {})
         call = calls.arm_call(
             self.settings,
             routes.COMPONENT_FROM_JOB_PUT,
@@ -211,7 +235,7 @@ class V2Client(V2Resources):
         component = ComponentVersion.from_json(self.arm.execute(call).json())
         self._components[component.id] = component
         log.info("Registered component %s from job %s", component.id, run_id)
-        return self.pipeline_of(component), True
+        return self.pipeline_of(component)
 
     # ---------------------------------------------------------------------------------------
     # Runs = pipeline jobs
@@ -244,16 +268,17 @@ class V2Client(V2Resources):
         return render_run_failure(run, items, max_log_lines)
 
     def history_base(self) -> str:
-        """The run-history host: the workspace discovery document's ``api`` entry."""
-        if self._history_base is None:
-            workspace = self.arm.execute(calls.arm_call(self.settings, routes.WORKSPACE_GET)).json()
-            url = pick(workspace, "properties", "discoveryUrl")
-            base = None
-            if url:
-                call = calls.discovery_call(self.settings, str(url))
-                base = pick(self.arm.execute(call).json(), "api")
-            self._history_base = str(base or self.settings.base_url).rstrip("/")
-        return self._history_base
+        """The run-history host: the workspace discovery document's ``api`` entry, looked up
+        once per workspace and process (see :data:`~._v2_calls.HISTORY_BASES`)."""
+        known = calls.HISTORY_BASES.get(calls.workspace_key(self.settings))
+        if known is not None:
+            return known
+        workspace = self.arm.execute(calls.arm_call(self.settings, routes.WORKSPACE_GET)).json()
+        url = pick(workspace, "properties", "discoveryUrl")
+        discovery = None
+        if url:
+            discovery = self.arm.execute(calls.discovery_call(self.settings, str(url))).json()
+        return calls.remember_history_base(self.settings, discovery)
 
     def runs_of_task(
         self, target: Any, identity: Mapping[str, str], tries: Sequence[int]

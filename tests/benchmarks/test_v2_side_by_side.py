@@ -109,6 +109,10 @@ def test_parse_cost_parses_the_v2_dag_files_without_heavy_imports(tmp_path: Path
         ["bench_parse_shape_v1"],
         ["bench_parse_shape_v2"],
     ]
+    # One file, two APIs: the v2 arguments import nothing the v1 ones do not.
+    v1_modules, v2_modules = (set(case["modules_added"]) for case in shape.values())
+    assert v1_modules, "the probe recorded no module imported by parsing"
+    assert v2_modules - v1_modules == set()
     for case in (c for c in cases.values() if c["mode"] == "dag"):
         assert case["heavy_modules"] == [], case
         assert case["dags"] == 1

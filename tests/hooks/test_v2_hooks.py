@@ -179,3 +179,37 @@ def test_a_4xx_answer_carries_no_retry_after_and_is_not_retried(
     assert "no-such-job" in str(raised.value)
     assert requests_named(emulator_v2, "get job") - reads == 1
     assert v2_hook.waits == []  # type: ignore[attr-defined]
+
+
+def test_publish_pipeline_from_run_registers_a_component_of_the_job(
+    v2_emulator: tuple[EmulatorProcess, str], raw: RawArm
+) -> None:
+    jobs = v2_emulator[0].manifest["v2_pipeline_jobs"]
+    with AzureMLPipelinesHook(v2_emulator[1]) as hook:
+        first = hook.publish_pipeline_from_run(jobs["score"], name="from_run_score")
+        second = hook.publish_pipeline_from_run(jobs["score"], name="from_run_score")
+    # No reuse here (publish_pipeline_once reuses): each call is a new version, numbered.
+    assert (first.version, second.version) == ("1", "2")
+    for pipeline in (first, second):
+        body = raw.get(
+            f"/components/from_run_score/versions/{pipeline.version}", "2024-01-01-preview"
+        ).json()
+        assert body["properties"]["componentSpec"]["sourceJobId"] == jobs["score"]
+
+
+def test_the_run_history_host_is_discovered_once_per_workspace_and_process(
+    emulator_v2: EmulatorProcess, v2_emulator: tuple[EmulatorProcess, str], deployed: Deployed
+) -> None:
+    from airflow_provider_mlpipelines.hooks import _v2_calls
+
+    with AzureMLPipelinesHook(v2_emulator[1]) as hook:
+        job = hook.submit_pipeline_endpoint_run(
+            deployed.endpoint, hook.build_submission(experiment_name="history-host")
+        )
+    _v2_calls.HISTORY_BASES.clear()
+    before = requests_named(emulator_v2, "get workspace", "discovery")
+    for _ in range(3):
+        # A fresh hook each time, as each trigger of a triggerer has.
+        with AzureMLPipelinesHook(v2_emulator[1]) as hook:
+            assert hook.get_step_statuses(job.id)
+    assert requests_named(emulator_v2, "get workspace", "discovery") - before == 2
