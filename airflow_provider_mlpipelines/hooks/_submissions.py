@@ -65,7 +65,8 @@ class RunSubmissions:
 
     @property
     def listing_lag_seconds(self) -> float:
-        """How long a new run may take to be found by :meth:`runs_of_task`."""
+        """How long a new run may take to be found by :meth:`runs_of_task` (none on v2: a
+        v2 job is read by its name, never looked for in a lagging list)."""
         return self.runs_list_lag_seconds if self.v2 is None else 0.0
 
     @serves_v2

@@ -97,9 +97,6 @@ class V2Client(V2Resources):
     :param sleep: how to wait between polls of a long-running operation.
     """
 
-    #: A job is found by its name, never through a lagging list (see ``find_earlier_run``).
-    runs_list_lag_seconds: float = 0.0
-
     def __init__(
         self,
         settings: ConnectionSettings,
