@@ -26,7 +26,7 @@ from airflow_provider_mlpipelines.api.models import (
     StepStatus,
 )
 from airflow_provider_mlpipelines.api.routes import fill_template
-from airflow_provider_mlpipelines.api.status import PipelineRunStatus, StepRunStatus
+from airflow_provider_mlpipelines.api.status import StepRunStatus
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import Job, OperationStatus, pick
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, AzureMLServerError
@@ -221,19 +221,11 @@ def step_statuses(children: Sequence[HistoryRun]) -> dict[str, StepStatus]:
 
 
 def step_status(word: Any) -> StepRunStatus:
-    """A step's status word; unknown words count as running, as for runs."""
+    """A step's status word; words the step model does not know (``Preparing``,
+    ``Finalizing``...: run history's in-progress words) count as running, as for runs."""
     try:
         return StepRunStatus.parse(word)
     except ValueError:
-        status = PipelineRunStatus.from_status(word)
-        if status is PipelineRunStatus.FINISHED:
-            return StepRunStatus.FINISHED
-        if status.is_failure:
-            return (
-                StepRunStatus.FAILED
-                if status is PipelineRunStatus.FAILED
-                else (StepRunStatus.CANCELED)
-            )
         return StepRunStatus.RUNNING
 
 
