@@ -80,9 +80,16 @@ def test_list_find_and_status_of_published_pipelines(
     assert hook.get_published_pipeline(first.id).status is EntityStatus.ACTIVE
 
 
-def test_unknown_status_is_refused_before_any_call(hook: AzureMLPipelinesHook) -> None:
-    with pytest.raises(AzureMLInvalidInputError, match="Sleeping"):
-        hook.set_published_pipeline_status("any", "Sleeping")
+def test_unknown_status_is_refused_before_any_call(
+    hook: AzureMLPipelinesHook, emulator: EmulatorProcess, train_pipeline: Any
+) -> None:
+    before = emulator.stats()["requests_total"]
+    with pytest.raises(AzureMLInvalidInputError, match="Sleeping") as raised:
+        hook.set_published_pipeline_status(train_pipeline.id, "Sleeping")
+    assert "Active" in str(raised.value) and "Disabled" in str(raised.value)
+    # The second stats call is the only request since the first.
+    assert emulator.stats()["requests_total"] == before + 1
+    assert hook.get_published_pipeline(train_pipeline.id).status is EntityStatus.ACTIVE
 
 
 def test_not_found_names_operation_resource_status_and_code(hook: AzureMLPipelinesHook) -> None:
