@@ -76,9 +76,30 @@ def ensure_active(entity: PublishedPipeline | PipelineEndpoint, label: str) -> N
         )
 
 
+@dataclass(frozen=True)
+class TargetWords:
+    """How messages name a target on the connection's API (v2 renamed every part of it)."""
+
+    pipeline: str
+    endpoint: str
+    version: str
+    versions: str
+
+
+_WORDS = {
+    "v1": TargetWords("published pipeline", "pipeline endpoint", "version", "versions"),
+    "v2": TargetWords("pipeline component", "batch endpoint", "deployment", "deployments"),
+}
+
+
+def target_words(hook: AzureMLPipelinesHook) -> TargetWords:
+    """The words of ``hook``'s API, so that a v2 user reads "batch endpoint ... deployment"."""
+    return _WORDS["v2" if hook.settings.api == "v2" else "v1"]
+
+
 def pipeline_target(hook: AzureMLPipelinesHook, pipeline_id: str) -> SubmitTarget:
     pipeline = hook.get_published_pipeline(pipeline_id)
-    label = f"published pipeline {pipeline.name!r} ({pipeline_id})"
+    label = f"{target_words(hook).pipeline} {pipeline.name!r} ({pipeline_id})"
     ensure_active(pipeline, label)
     return SubmitTarget(label=label, pipeline_id=pipeline.id)
 
@@ -86,17 +107,20 @@ def pipeline_target(hook: AzureMLPipelinesHook, pipeline_id: str) -> SubmitTarge
 def endpoint_target(
     hook: AzureMLPipelinesHook, endpoint: PipelineEndpoint, version: str | None
 ) -> SubmitTarget:
-    label = f"pipeline endpoint {endpoint.name!r}"
+    words = target_words(hook)
+    label = f"{words.endpoint} {endpoint.name!r}"
     ensure_active(endpoint, label)
     wanted = endpoint.default_version if version is None else str(version)
     pipeline_id = endpoint.pipeline_id_of(wanted)
     if pipeline_id is None:
         raise AzureMLInvalidInputError(
-            f"{label} has no version {wanted!r}; its versions are "
+            f"{label} has no {words.version} {wanted!r}; its {words.versions} are "
             f"{format_choices(endpoint.version_names)} (default {endpoint.default_version!r})"
         )
-    label = f"{label} version {wanted!r}"
-    ensure_active(hook.get_published_pipeline(pipeline_id), f"{label} (pipeline {pipeline_id})")
+    label = f"{label} {words.version} {wanted!r}"
+    ensure_active(
+        hook.get_published_pipeline(pipeline_id), f"{label} ({words.pipeline} {pipeline_id})"
+    )
     return SubmitTarget(
         label=label,
         pipeline_id=pipeline_id,

@@ -127,13 +127,18 @@ BAD_INPUT = [
         "wrong_literal_type",
         "submit_score",
         {"parameters": {"round_digits": "x"}},
-        ("input 'round_digits' (integer)", "'x' is not an integer"),
+        (
+            "submit to batch endpoint ",
+            " deployment ",
+            "input 'round_digits' (integer)",
+            "'x' is not an integer",
+        ),
     ),
     (
         "unknown_deployment",
         "submit",
         {"pipeline_version": "green"},
-        ("'green'", "'sim'", "'score'"),
+        ("has no deployment 'green'; its deployments are", "'sim'", "'score'"),
     ),
     (
         "pipeline_status",
