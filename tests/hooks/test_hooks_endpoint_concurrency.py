@@ -16,9 +16,11 @@ from hook_helpers import Faults, publish
 
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
+    AzureMLConflictError,
     AzureMLNotFoundError,
     AzureMLThrottledError,
 )
+from airflow_provider_mlpipelines.hooks._endpoint_ops import MAX_ENDPOINT_UPDATE_ATTEMPTS
 from airflow_provider_mlpipelines.hooks._endpoints import endpoint_by_name
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
@@ -122,6 +124,34 @@ def test_a_write_whose_answer_was_lost_is_not_resent_blindly(
     assert stored.pipeline_id_of("1") == added.id
     assert stored.default_version == "1"
     assert (update.changed, update.replaced_default) == (True, "0")
+
+
+def test_an_endpoint_that_keeps_changing_is_given_up_after_a_bounded_number_of_writes(
+    emulator: EmulatorProcess,
+    session_hook: AzureMLPipelinesHook,
+    make_conn: ConnMaker,
+    proxy: FaultProxy,
+) -> None:
+    endpoint = new_endpoint(session_hook, emulator, "always-stale")
+    added = publish(session_hook, emulator, "simulated")
+    # Every write is refused as stale, as if another writer changed the endpoint each time;
+    # far more often than the bound, so that a loop without one ends in a success instead.
+    put_path = rf"/PipelineEndpoints/{endpoint.id}$"
+    proxy.add(
+        Fault("PUT", put_path, "respond", status=412, times=10 * MAX_ENDPOINT_UPDATE_ATTEMPTS)
+    )
+    hook = AzureMLPipelinesHook(make_conn(emulator, host=proxy.base_url))
+    with hook, pytest.raises(AzureMLConflictError) as raised:
+        hook.add_pipeline_version(endpoint.id, added.id, set_default=True)
+
+    assert f"gave up after {MAX_ENDPOINT_UPDATE_ATTEMPTS} attempts" in str(raised.value)
+    assert raised.value.status_code == 412
+    assert len(proxy.requests_to("PUT", put_path)) == MAX_ENDPOINT_UPDATE_ATTEMPTS
+    # Each write was recomputed on a fresh read, and none reached the service.
+    assert len(proxy.requests_to("GET", rf"/PipelineEndpoints/Id/{endpoint.id}")) == (
+        MAX_ENDPOINT_UPDATE_ATTEMPTS
+    )
+    assert session_hook.get_pipeline_endpoint(endpoint.id).version_names == ["0"]
 
 
 def test_concurrent_creation_of_one_endpoint_by_name_puts_both_pipelines_in_it(
