@@ -86,22 +86,28 @@ def requests_to(emulator: EmulatorProcess, route: str) -> int:
 # --------------------------------------------------------------------------------------------
 # A 503 does not prove the refusal of a submission
 # --------------------------------------------------------------------------------------------
-def test_503_after_the_run_was_created_is_resolved_by_lookup_not_resent(
-    emulator: EmulatorProcess, hook: tuple[AzureMLPipelinesHook, SleepRecorder], pipeline: Any
+@pytest.mark.parametrize("status", [503, 500, 502, 504])
+def test_5xx_after_the_run_was_created_is_resolved_by_lookup_not_resent(
+    emulator: EmulatorProcess,
+    hook: tuple[AzureMLPipelinesHook, SleepRecorder],
+    pipeline: Any,
+    status: int,
 ) -> None:
+    # None of these answers proves that the service refused the submission.
     client, _ = hook
     client.get_published_pipeline(pipeline.id)  # token first: the fault is for the submit
     case = uuid.uuid4().hex
     posts_before = requests_to(emulator, SUBMIT_ROUTE)
+    faults_before = emulator.stats()["faults"].get(f"{status}_after", 0)
     emulator.set_faults(
-        fail_next=1, fail_status=503, error_mode="after", path_contains="PipelineSubmit"
+        fail_next=1, fail_status=status, error_mode="after", path_contains="PipelineSubmit"
     )
 
     run = client.submit_pipeline_run(pipeline.id, submission(client, case))
 
     assert [r.id for r in runs_tagged(client, pipeline, "case", case)] == [run.id]
     assert requests_to(emulator, SUBMIT_ROUTE) - posts_before == 1
-    assert emulator.stats()["faults"].get("503_after") == 1
+    assert emulator.stats()["faults"].get(f"{status}_after") == faults_before + 1
 
 
 def test_503_before_handling_is_resent_once_the_lookup_finds_nothing(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import PipelineRun
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.operators._submission import (
@@ -200,3 +201,39 @@ def test_retry_of_a_cleared_try_that_never_submitted_still_runs_afresh(
 
     assert new_run != first_run
     assert len(_mine(hook, [published["simulated"]], airflow_run_id)) == 2
+
+
+def test_retry_finds_its_run_on_a_later_page_of_the_runs_list(
+    hook: Any, session_conn: dict[str, Any], emulator: EmulatorProcess
+) -> None:
+    # A pipeline of its own, so that the number of its runs (and pages) is known.
+    pipeline_id = hook.publish_pipeline_from_run(
+        session_conn["pipeline_runs"]["simulated"], name=f"paged-{uuid.uuid4().hex[:8]}"
+    ).id
+    target = {"published_pipeline_id": pipeline_id}
+
+    def submit(airflow_run_id: str) -> str:
+        ti = AirflowTaskInstance(run_id=airflow_run_id, try_number=1, max_tries=RETRIES)
+        operator = _operator(
+            **target, parameters={"duration_seconds": 0.2}, wait_for_completion=False
+        )
+        return str(operator.execute({"ti": ti}))  # type: ignore[arg-type]
+
+    # Runs of other DAG runs before and after it: the run is on neither the first nor the
+    # last page, whichever order the list is in.
+    airflow_run_id = f"manual__{uuid.uuid4().hex}"
+    before = [submit(f"other_before_{n}") for n in range(2)]
+    run_id = submit(airflow_run_id)
+    after = [submit(f"other_after_{n}") for n in range(2)]
+    assert len({*before, run_id, *after}) == 5
+
+    lists = routes.PIPELINE_RUNS.name
+    lists_before = emulator.stats()["requests"].get(lists, 0)
+    with emulator.faults(runs_page_size=1):
+        # No task state store (as on Airflow 2.11): only the identity tags can find the run.
+        retried = AirflowTaskInstance(run_id=airflow_run_id, try_number=2, max_tries=RETRIES)
+        assert _operator(**target).execute({"ti": retried}) == run_id  # type: ignore[arg-type]
+    # The pages up to the run's were read, and nothing was submitted again.
+    assert emulator.stats()["requests"].get(lists, 0) - lists_before >= 3
+    assert [r.id for r in _mine(hook, [pipeline_id], airflow_run_id)] == [run_id]
+    assert len(hook.list_pipeline_runs(pipeline_id)) == 5
