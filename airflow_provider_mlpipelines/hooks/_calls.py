@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import PipelineSubmissionInfo
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAmbiguousSubmissionError,
     AzureMLInvalidInputError,
@@ -18,7 +19,6 @@ from airflow_provider_mlpipelines.exceptions import (
 )
 from airflow_provider_mlpipelines.hooks._base import check_id, quoted
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._requests import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.hooks._transport import Call, build_call
 
 

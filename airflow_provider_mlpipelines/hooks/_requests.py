@@ -22,22 +22,10 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineSubmissionInfo,
     SavedDatasetReference,
 )
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.api.status import ParameterType
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, is_loopback
-
-#: Tag that identifies one submission, so that an ambiguous failure can be resolved by lookup.
-SUBMISSION_ID_TAG = "airflow.submission_id"
-#: Tags naming the task instance that submitted a run; together they identify it.
-IDENTITY_TAGS = ("airflow.dag_id", "airflow.task_id", "airflow.run_id", "airflow.map_index")
-#: Tag of the try that submitted a run.
-TRY_NUMBER_TAG = "airflow.try_number"
-#: How long a new run may take to appear in its pipeline's runs list: the list is not
-#: guaranteed to be consistent at once, so a run looked for and not found is looked for again
-#: until this long after it would have been created.
-RUNS_LIST_LAG_SECONDS = 10.0
-#: Seconds between two looks at a runs list that may not show a new run yet.
-RELIST_INTERVAL_SECONDS = 2.0
 
 _DATA_PATH_SHAPES = (
     "{'datastore': <name>, 'path': <relative path>} or "

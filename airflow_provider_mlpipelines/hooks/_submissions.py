@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import PipelineRun, PipelineSubmissionInfo
+from airflow_provider_mlpipelines.api.run_tags import RELIST_INTERVAL_SECONDS, RUNS_LIST_LAG_SECONDS
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLPipelinesError,
@@ -43,7 +44,7 @@ class RunSubmissions:
     #: How long a new run may take to show in its pipeline's runs list. A run looked up there
     #: (after an ambiguous submission, or by a retried task) and not found is looked for again
     #: until this long after it would have been created, before a new one is submitted.
-    runs_list_lag_seconds: float = _requests.RUNS_LIST_LAG_SECONDS
+    runs_list_lag_seconds: float = RUNS_LIST_LAG_SECONDS
 
     if TYPE_CHECKING:
         settings: ConnectionSettings
@@ -291,7 +292,7 @@ class RunSubmissions:
         lag = max(0.0, float(self.runs_list_lag_seconds))
         deadline = failed_at + lag
         # Bounded by count too, so that a hook whose sleep does not wait cannot spin.
-        looks = int(lag // _requests.RELIST_INTERVAL_SECONDS) + 2
+        looks = int(lag // RELIST_INTERVAL_SECONDS) + 2
         try:
             pipeline_ids = pipelines_of_target()
             if not pipeline_ids:
@@ -317,7 +318,7 @@ class RunSubmissions:
                         submission_id,
                         remaining,
                     )
-                self.sleep(min(_requests.RELIST_INTERVAL_SECONDS, remaining))
+                self.sleep(min(RELIST_INTERVAL_SECONDS, remaining))
         except AzureMLPipelinesError as exc:
             raise _calls.ambiguous_error(call, submission_id, exc) from exc
         return None

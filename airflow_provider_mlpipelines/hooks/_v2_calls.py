@@ -26,6 +26,7 @@ from airflow_provider_mlpipelines.api.models import (
     StepStatus,
 )
 from airflow_provider_mlpipelines.api.routes import fill_template
+from airflow_provider_mlpipelines.api.run_tags import IDENTITY_TAGS, TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import StepRunStatus
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import Job, OperationStatus, pick
@@ -33,7 +34,6 @@ from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, Az
 from airflow_provider_mlpipelines.hooks._base import check_id, quoted
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, is_loopback
 from airflow_provider_mlpipelines.hooks._errors import Operation
-from airflow_provider_mlpipelines.hooks._requests import IDENTITY_TAGS, TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.hooks._transport import Call, Reply
 
 _JOB_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")

@@ -27,6 +27,7 @@ from airflow_provider_mlpipelines.api.models import (
     PublishedPipeline,
     StepStatus,
 )
+from airflow_provider_mlpipelines.api.run_tags import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import ParameterType
 from airflow_provider_mlpipelines.api.v2 import bodies, routes
 from airflow_provider_mlpipelines.api.v2.models import (
@@ -48,7 +49,6 @@ from airflow_provider_mlpipelines.hooks._base import check_id, quoted
 from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
 from airflow_provider_mlpipelines.hooks._errors import Operation
 from airflow_provider_mlpipelines.hooks._reports import FailedStep, failed_steps, render_run_failure
-from airflow_provider_mlpipelines.hooks._requests import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.hooks._transport import Call, SyncTransport
 from airflow_provider_mlpipelines.hooks._v2_resources import V2Resources, component_ref
 

@@ -9,15 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mlpipelines.api.run_tags import RELIST_INTERVAL_SECONDS, TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
     format_choices,
-)
-from airflow_provider_mlpipelines.hooks._requests import (
-    RELIST_INTERVAL_SECONDS,
-    TRY_NUMBER_TAG,
 )
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from airflow_provider_mlpipelines._waiting import (
     raise_for_run_outcome,
     wait_for_run,
 )
+from airflow_provider_mlpipelines.api.run_tags import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
 from airflow_provider_mlpipelines.links.azure_ml_pipelines import AzureMLPipelineRunLink
@@ -29,7 +30,6 @@ from airflow_provider_mlpipelines.operators._endpoints import (
     AzureMLSetPublishedPipelineStatusOperator,
 )
 from airflow_provider_mlpipelines.operators._submission import (
-    TRY_NUMBER_TAG,
     SubmitTarget,
     endpoint_target,
     find_earlier_run,

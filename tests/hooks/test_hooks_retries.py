@@ -14,6 +14,7 @@ import pytest
 from hook_fault_proxy import Fault, FaultProxy
 from hook_helpers import Faults, SleepRecorder, runs_tagged
 
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAmbiguousSubmissionError,
@@ -21,7 +22,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLServerError,
     AzureMLThrottledError,
 )
-from airflow_provider_mlpipelines.hooks._requests import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
     AzureMLPipelinesAsyncHook,
     AzureMLPipelinesHook,

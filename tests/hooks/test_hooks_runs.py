@@ -11,6 +11,7 @@ from hook_fault_proxy import FaultProxy
 from hook_helpers import publish, wait_for_run
 
 from airflow_provider_mlpipelines.api.models import PipelineEndpoint
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus, StepRunStatus
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
@@ -18,7 +19,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
 )
-from airflow_provider_mlpipelines.hooks._requests import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 
