@@ -33,6 +33,7 @@ from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
     AzureMLPipelinesAsyncHook,
     AzureMLPipelinesHook,
 )
+from tests.v2_helpers import v2_conn_json
 
 WORKSPACE = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
 CHINA_SCOPE = "https://management.chinacloudapi.cn/.default"
@@ -260,3 +261,24 @@ def test_a_token_scope_override_is_what_is_requested(
     with AzureMLPipelinesHook(conn_id) as hook:
         hook.list_published_pipelines()
     assert token_scopes(china_emulator).get(classic, 0) == before + 1
+
+
+def test_a_v2_connection_in_the_china_cloud_asks_for_both_china_audiences(
+    china_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # v2 needs two tokens: Azure Resource Manager (management) and Azure ML (invoke, job
+    # header). Both must follow the cloud, or a China user gets AADSTS500011 on the second.
+    china_ml, public_ml = "https://ml.azure.cn/.default", "https://ml.azure.com/.default"
+    before = token_scopes(china_emulator)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AML_V2_CHINA", v2_conn_json(china_emulator, cloud="AzureChinaCloud")
+    )
+    with AzureMLPipelinesHook("aml_v2_china") as hook:
+        assert hook.settings.api == "v2"
+        ok, message = hook.test_connection()
+    assert ok, message
+    after = token_scopes(china_emulator)
+    assert after.get(CHINA_SCOPE, 0) == before.get(CHINA_SCOPE, 0) + 1
+    assert after.get(china_ml, 0) == before.get(china_ml, 0) + 1
+    for public in (PUBLIC_SCOPE, public_ml):
+        assert after.get(public, 0) == before.get(public, 0)
