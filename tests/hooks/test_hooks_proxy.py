@@ -14,6 +14,7 @@ hosts makes all of it bypass the proxy.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from airflow_provider_mlpipelines.hooks._tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from airflow_provider_mlpipelines.triggers.azure_ml_pipelines import AzureMLPipelineRunTrigger
 from tests.airflow_helpers import load_dagbag, task_state
+from tests.v2_helpers import v2_conn_json
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -114,7 +116,10 @@ class Counter:
 
 
 async def _trigger_event(run_id: str) -> dict[str, Any]:
-    trigger = AzureMLPipelineRunTrigger(run_id, poll_interval=0.2)
+    return await _first_event(AzureMLPipelineRunTrigger(run_id, poll_interval=0.2))
+
+
+async def _first_event(trigger: AzureMLPipelineRunTrigger) -> dict[str, Any]:
     generator = trigger.run()
     event = await generator.__anext__()
     await generator.aclose()
@@ -232,3 +237,33 @@ def test_the_async_transport_picks_the_proxy_like_requests(
         chosen = "http://" + chosen
     bare = None if chosen is None else chosen.replace("user:p%40ss@", "")
     assert bare == expected[0]
+
+
+def test_a_v2_connection_goes_through_the_proxy_too(
+    emulator: EmulatorProcess,
+    proxy: ConnectProxy,
+    proxy_env: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # v2 talks to other routes (ARM) with two tokens (ARM and Azure ML), over the same sync
+    # and async transports: both must take the proxy.
+    service, authority = f"localhost:{emulator.port}", f"127.0.0.1:{emulator.port}"
+    conn = json.loads(v2_conn_json(emulator, authority_host=f"https://{authority}"))
+    conn["host"] = f"https://{service}"
+    monkeypatch.setenv("AIRFLOW_CONN_AML_V2_PROXIED", json.dumps(conn))
+    api, tokens = Counter(proxy, service), Counter(proxy, authority)
+    with api.during("sync"), tokens.during("sync"), AzureMLPipelinesHook("aml_v2_proxied") as hook:
+        assert hook.settings.api == "v2"
+        ok, message = hook.test_connection()  # an ARM and an ML token, a list of endpoints
+    assert ok, message
+    job = emulator.manifest["v2_pipeline_jobs"]["simulated"]
+    with api.during("deferred wait"), tokens.during("deferred wait"):
+        trigger = AzureMLPipelineRunTrigger(
+            job, azure_ml_pipelines_conn_id="aml_v2_proxied", poll_interval=0.2
+        )
+        event = asyncio.run(_first_event(trigger))
+    assert event["run_status"] == "Finished", event
+    assert all(count > 0 for count in api.by_path.values()), api.by_path
+    # Two tokens for the sync hook (ARM, ML); the trigger's credential asks for its own.
+    assert tokens.by_path["sync"] >= 2 and tokens.by_path["deferred wait"] >= 1, tokens.by_path
+    assert proxy.refused == []
