@@ -1,4 +1,3 @@
-# ruff: noqa: RUF009  (wire() declares a dataclass field, like field() itself)
 """Graph and step-output entities of the pipelines service.
 
 ``GraphEntity`` is what ``GET {WS}/Graphs/{graphId}`` returns and what publishing posts back as

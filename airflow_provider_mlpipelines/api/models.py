@@ -1,91 +1,60 @@
 """Entities of the pipelines and run-history APIs as small dataclasses.
 
-Each field names its JSON key with :func:`wire`; :class:`WireModel` turns a dataclass into the
-service's JSON and back. Parsing is tolerant (missing keys take defaults, enums accept names
-and numeric forms, unknown keys are ignored); rendering omits ``None`` like the official SDK.
+Each field names its JSON key with :func:`wire` (see :mod:`.wire_model`). The run entities live
+in :mod:`.runs` and are re-exported here: this module stays the import path of every entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from airflow_provider_mlpipelines.api.status import (
-    EntityStatus,
-    ParameterType,
-    PipelineRunStatus,
-    StepRunStatus,
+from airflow_provider_mlpipelines.api.runs import (
+    HistoryRun,
+    HistoryRunDetails,
+    HistoryRunPage,
+    PipelineRun,
+    PipelineSubmissionInfo,
+    RunStatusInfo,
+    StepStatus,
+)
+from airflow_provider_mlpipelines.api.status import EntityStatus, ParameterType
+from airflow_provider_mlpipelines.api.wire_model import (
+    WireModel,
+    _dump_list,
+    _dump_model,
+    _enum_value,
+    _list_of,
+    _str_map,
+    wire,
 )
 
-M = TypeVar("M", bound="WireModel")
-
-
-def wire(
-    key: str,
-    *,
-    default: Any = None,
-    factory: Callable[[], Any] | None = None,
-    parse: Callable[[Any], Any] | None = None,
-    dump: Callable[[Any], Any] | None = None,
-) -> Any:
-    """Declare a dataclass field stored under the JSON key ``key``."""
-    metadata = {"wire": key, "parse": parse, "dump": dump}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-class WireModel:
-    """Mixin giving a dataclass ``from_json``/``to_json`` through its :func:`wire` fields."""
-
-    @classmethod
-    def from_json(cls: type[M], data: Mapping[str, Any] | None) -> M:
-        data = data or {}
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            key = f.metadata.get("wire")
-            if key is None or key not in data or data[key] is None:
-                continue
-            parse = f.metadata.get("parse")
-            kwargs[f.name] = parse(data[key]) if parse else data[key]
-        return cls(**kwargs)
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            key = f.metadata.get("wire")
-            value = getattr(self, f.name)
-            if key is None or value is None:
-                continue
-            dump = f.metadata.get("dump")
-            body[key] = dump(value) if dump else value
-        return body
-
-    @classmethod
-    def wire_keys(cls) -> frozenset[str]:
-        """The JSON keys this model understands, exactly as the service spells them."""
-        return frozenset(f.metadata["wire"] for f in fields(cls) if "wire" in f.metadata)  # type: ignore[arg-type]
-
-
-def _str_map(value: Any) -> dict[str, str]:
-    return {str(k): "" if v is None else str(v) for k, v in dict(value).items()}
-
-
-def _enum_value(value: Any) -> Any:
-    return value.value if hasattr(value, "value") else value
-
-
-def _list_of(model: type[M]) -> Callable[[Any], list[M]]:
-    return lambda items: [model.from_json(item) for item in items]
-
-
-def _dump_list(items: list[WireModel]) -> list[dict[str, Any]]:
-    return [item.to_json() for item in items]
-
-
-def _dump_model(item: WireModel) -> dict[str, Any]:
-    return item.to_json()
+__all__ = [
+    "DataPath",
+    "DataPathParameter",
+    "DatasetParameter",
+    "DatasetReference",
+    "DatasetValue",
+    "HistoryRun",
+    "HistoryRunDetails",
+    "HistoryRunPage",
+    "PipelineCreationInfo",
+    "PipelineEndpoint",
+    "PipelineEndpointCreationInfo",
+    "PipelineInterface",
+    "PipelineParameter",
+    "PipelineRun",
+    "PipelineSubmissionInfo",
+    "PipelineVersion",
+    "PublishedPipeline",
+    "RunStatusInfo",
+    "SavedDatasetReference",
+    "ServiceErrorInfo",
+    "StepStatus",
+    "WireModel",
+    "wire",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,187 +289,6 @@ class PipelineEndpointCreationInfo(WireModel):
     description: str | None = wire("Description")
     pipeline_id: str = wire("PipelineId", default="")
     properties: dict[str, str] | None = wire("Properties")
-
-
-# --------------------------------------------------------------------------------------------
-# Runs
-# --------------------------------------------------------------------------------------------
-@dataclass
-class PipelineSubmissionInfo(WireModel):
-    """``PipelineSubmissionInfo``: the body of a run submission."""
-
-    experiment_name: str = wire("ExperimentName", default="")
-    description: str | None = wire("Description")
-    run_source: str | None = wire("RunSource")
-    run_type: str | None = wire("RunType")
-    parameter_assignments: dict[str, str] | None = wire("ParameterAssignments")
-    data_path_assignments: dict[str, Any] | None = wire("DataPathAssignments")
-    dataset_assignments: dict[str, Any] | None = wire("DataSetDefinitionValueAssignments")
-    schedule_id: str | None = wire("ScheduleId")
-    continue_run_on_step_failure: bool | None = wire("ContinueRunOnStepFailure")
-    enable_notification: bool | None = wire("EnableNotification")
-    tags: dict[str, str] | None = wire("tags")
-    properties: dict[str, str] | None = wire("Properties")
-
-
-def _run_status_dump(value: PipelineRunStatus) -> int | str:
-    # The service reports run and step states by numeric code; states without one by name.
-    try:
-        return value.code
-    except ValueError:
-        return value.value
-
-
-@dataclass
-class RunStatusInfo(WireModel):
-    """The ``Status`` object of a pipeline run."""
-
-    status: PipelineRunStatus = wire(
-        "StatusCode",
-        default=PipelineRunStatus.NOT_STARTED,
-        parse=PipelineRunStatus.from_status,
-        dump=_run_status_dump,
-    )
-    status_detail: str | None = wire("StatusDetail")
-    creation_time: str | None = wire("CreationTime")
-    end_time: str | None = wire("EndTime")
-
-
-@dataclass
-class PipelineRun(WireModel):
-    """``PipelineRunEntity``: a pipeline run as the pipelines service reports it."""
-
-    id: str = wire("Id", default="")
-    description: str | None = wire("Description")
-    status_info: RunStatusInfo = wire(
-        "Status", factory=RunStatusInfo, parse=RunStatusInfo.from_json, dump=_dump_model
-    )
-    graph_id: str | None = wire("GraphId")
-    is_submitted: bool | None = wire("IsSubmitted")
-    has_errors: bool | None = wire("HasErrors")
-    has_warnings: bool | None = wire("HasWarnings")
-    parameter_assignments: dict[str, str] = wire(
-        "ParameterAssignments", factory=dict, parse=_str_map
-    )
-    dataset_assignments: dict[str, Any] = wire("DataSetDefinitionValueAssignments", factory=dict)
-    experiment_name: str | None = wire("RunHistoryExperimentName")
-    pipeline_id: str | None = wire("PipelineId")
-    run_source: str | None = wire("RunSource")
-    run_type: str | None = wire("RunType")
-    total_run_steps: int | None = wire("TotalRunSteps", parse=int)
-    schedule_id: str | None = wire("ScheduleId")
-    tags: dict[str, str] = wire("tags", factory=dict, parse=_str_map)
-    properties: dict[str, str] = wire("Properties", factory=dict, parse=_str_map)
-    entity_status: EntityStatus | None = wire(
-        "EntityStatus", parse=EntityStatus.parse, dump=_enum_value
-    )
-    etag: str | None = wire("Etag")
-    created_date: str | None = wire("CreatedDate")
-    last_modified_date: str | None = wire("LastModifiedDate")
-
-    @property
-    def status(self) -> PipelineRunStatus:
-        return self.status_info.status
-
-    @property
-    def status_detail(self) -> str | None:
-        return self.status_info.status_detail
-
-
-def _step_status_dump(value: StepRunStatus) -> int:
-    return value.code
-
-
-@dataclass
-class StepStatus(WireModel):
-    """``TaskStatus``: the status of one step; ``node_id`` is the key it was listed under."""
-
-    node_id: str = ""
-    status: StepRunStatus = wire(
-        "StatusCode",
-        default=StepRunStatus.NOT_STARTED,
-        parse=StepRunStatus.parse,
-        dump=_step_status_dump,
-    )
-    status_detail: str | None = wire("StatusDetail")
-    creation_time: str | None = wire("CreationTime")
-    schedule_time: str | None = wire("ScheduleTime")
-    start_time: str | None = wire("StartTime")
-    end_time: str | None = wire("EndTime")
-    run_id: str | None = wire("RunId")
-    request_id: str | None = wire("RequestId")
-    real_time_log_path: str | None = wire("RealTimeLogPath")
-    has_warnings: bool | None = wire("HasWarnings")
-    reuse_info: Any = wire("ReuseInfo")
-
-    @classmethod
-    def map_from_json(cls, data: Mapping[str, Any] | None) -> dict[str, StepStatus]:
-        """Parse the ``{nodeId: TaskStatus}`` map of the all-nodes status route."""
-        result = {}
-        for node_id, item in (data or {}).items():
-            step = cls.from_json(item)
-            step.node_id = node_id
-            result[node_id] = step
-        return result
-
-
-# --------------------------------------------------------------------------------------------
-# Run history (camelCase)
-# --------------------------------------------------------------------------------------------
-@dataclass
-class HistoryRun(WireModel):
-    """``RunDto`` of the run-history service."""
-
-    NODE_ID_TAG: ClassVar[str] = "azureml.nodeid"
-    PIPELINE_TAG: ClassVar[str] = "azureml.pipeline"
-
-    run_id: str = wire("runId", default="")
-    parent_run_id: str | None = wire("parentRunId")
-    experiment_id: str | None = wire("experimentId")
-    name: str | None = wire("name")
-    display_name: str | None = wire("displayName")
-    status: str | None = wire("status")
-    start_time_utc: str | None = wire("startTimeUtc")
-    end_time_utc: str | None = wire("endTimeUtc")
-    created_utc: str | None = wire("createdUtc")
-    run_type: str | None = wire("runType")
-    properties: dict[str, str] = wire("properties", factory=dict, parse=_str_map)
-    tags: dict[str, str] = wire("tags", factory=dict, parse=_str_map)
-    error: dict[str, Any] | None = wire("error")
-
-    @property
-    def pipeline_status(self) -> PipelineRunStatus:
-        """The status in the pipelines service's vocabulary (``Completed`` -> ``Finished``)."""
-        return PipelineRunStatus.from_status(self.status)
-
-    @property
-    def node_id(self) -> str | None:
-        return self.tags.get(self.NODE_ID_TAG)
-
-
-@dataclass
-class HistoryRunDetails(WireModel):
-    """The ``details`` view of a run-history run."""
-
-    run_id: str = wire("runId", default="")
-    status: str | None = wire("status")
-    start_time_utc: str | None = wire("startTimeUtc")
-    end_time_utc: str | None = wire("endTimeUtc")
-    error: dict[str, Any] | None = wire("error")
-    warnings: list[Any] = wire("warnings", factory=list)
-    log_files: dict[str, str] = wire("logFiles", factory=dict)
-    properties: dict[str, str] = wire("properties", factory=dict, parse=_str_map)
-    tags: dict[str, str] = wire("tags", factory=dict, parse=_str_map)
-
-
-@dataclass
-class HistoryRunPage(WireModel):
-    """One page of child runs: ``{"value": [...], "continuationToken": ...}``."""
-
-    value: list[HistoryRun] = wire(
-        "value", factory=list, parse=_list_of(HistoryRun), dump=_dump_list
-    )
-    continuation_token: str | None = wire("continuationToken")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Operators for Azure ML pipelines; import them from :mod:`.azure_ml_pipelines`."""

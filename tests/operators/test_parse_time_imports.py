@@ -24,6 +24,8 @@ RUN_TIME_ONLY = (
     "airflow_provider_mlpipelines.triggers",
     "airflow_provider_mlpipelines.emulator",
     "airflow_provider_mlpipelines.api.models",
+    "airflow_provider_mlpipelines.api.runs",
+    "airflow_provider_mlpipelines.api.wire_model",
     "airflow_provider_mlpipelines.api.routes",
     "airflow_provider_mlpipelines.api.v2",
     "requests",
