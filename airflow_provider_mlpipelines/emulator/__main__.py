@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_provider_mlpipelines.emulator.errors import EmulatorError
     from airflow_provider_mlpipelines.emulator.faults import FaultInjector
     from airflow_provider_mlpipelines.emulator.server import EmulatorConfig, run_until_signalled
-    from airflow_provider_mlpipelines.emulator.workspace import WorkspaceSpecError
+    from airflow_provider_mlpipelines.emulator.spec_model import WorkspaceSpecError
 
     faults = _fault_settings(args)
     try:

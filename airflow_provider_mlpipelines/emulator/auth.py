@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mlpipelines.api.clouds import AZURE_PUBLIC_CLOUD, CLOUDS, audience_of_scope
+from airflow_provider_mlpipelines.emulator.aad_errors import AadError
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.identities import (
     JWT_BEARER,
@@ -34,8 +35,8 @@ from airflow_provider_mlpipelines.emulator.identities import (
     check_managed_identity_request,
     managed_identity_answer,
 )
+from airflow_provider_mlpipelines.emulator.spec_model import Identity
 from airflow_provider_mlpipelines.emulator.store import Store
-from airflow_provider_mlpipelines.emulator.workspace import Identity
 
 log = logging.getLogger(__name__)
 
@@ -47,41 +48,6 @@ DEFAULT_SUFFIX = "/.default"
 _SERVICE_AUDIENCES = frozenset().union(*(cloud.audiences for cloud in CLOUDS.values()))
 #: How many issued tokens the test aid ``GET /_emulator/admin/tokens`` can list.
 ISSUED_TOKENS_KEPT = 10_000
-
-
-class AadError(Exception):
-    """An error of the token endpoint, rendered in Entra's OAuth error format.
-
-    :param status: HTTP status (400 or 401).
-    :param error: the OAuth ``error`` code, e.g. ``invalid_client``.
-    :param code: the ``AADSTS`` number.
-    :param description: the readable description (never contains a secret).
-    """
-
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.code = code
-        self.description = description
-
-    def body(self, trace_id: str) -> dict[str, Any]:
-        """The response body.
-
-        :param trace_id: the request id, echoed as trace and correlation id.
-        """
-        stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
-        return {
-            "error": self.error,
-            "error_description": (
-                f"AADSTS{self.code}: {self.description} Trace ID: {trace_id} "
-                f"Correlation ID: {trace_id} Timestamp: {stamp}"
-            ),
-            "error_codes": [self.code],
-            "timestamp": stamp,
-            "trace_id": trace_id,
-            "correlation_id": trace_id,
-        }
 
 
 @dataclass

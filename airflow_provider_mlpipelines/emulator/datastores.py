@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from airflow_provider_mlpipelines.api.models import DatasetValue
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError, bad_request, listing
-from airflow_provider_mlpipelines.emulator.workspace import DatasetSpec, WorkspaceSpec
+from airflow_provider_mlpipelines.emulator.spec_model import DatasetSpec, WorkspaceSpec
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from airflow_provider_mlpipelines.api.graph import WorkspaceDiscovery
-from airflow_provider_mlpipelines.emulator.auth import AadError
+from airflow_provider_mlpipelines.emulator.aad_errors import AadError
 from airflow_provider_mlpipelines.emulator.errors import bad_request, not_found
 from airflow_provider_mlpipelines.emulator.http import (
     REQUEST_ID,

@@ -16,7 +16,7 @@ from airflow_provider_mlpipelines.emulator.identities import (
     MANAGED_IDENTITY_PATH,
     FederatedCredential,
 )
-from airflow_provider_mlpipelines.emulator.workspace import Identity
+from airflow_provider_mlpipelines.emulator.spec_model import Identity
 from airflow_provider_mlpipelines.get_provider_info import CONNECTION_TYPE
 
 MANIFEST_FILE = "manifest.json"

@@ -16,7 +16,7 @@ from airflow_provider_mlpipelines.api.models import PipelineCreationInfo
 from airflow_provider_mlpipelines.emulator.bodies import wire_key
 from airflow_provider_mlpipelines.emulator.errors import bad_request
 from airflow_provider_mlpipelines.emulator.render import module_id_for, node_id_for
-from airflow_provider_mlpipelines.emulator.workspace import PipelineSpec, StepSpec
+from airflow_provider_mlpipelines.emulator.spec_model import PipelineSpec, StepSpec
 
 _NODES_FIELD = f"{wire_key(PipelineCreationInfo, 'graph')}.{wire_key(GraphEntity, 'module_nodes')}"
 _ID_KEY = wire_key(GraphModuleNode, "id")

@@ -45,7 +45,7 @@ from airflow_provider_mlpipelines.emulator.records import (
     RunRecord,
     StepRecord,
 )
-from airflow_provider_mlpipelines.emulator.workspace import Identity, PipelineSpec
+from airflow_provider_mlpipelines.emulator.spec_model import Identity, PipelineSpec
 
 #: Run-history words for the pipelines service's run and step states.
 _HISTORY_RUN_STATUS = {

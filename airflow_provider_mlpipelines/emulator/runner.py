@@ -28,15 +28,14 @@ from airflow_provider_mlpipelines.emulator import params as params_mod
 from airflow_provider_mlpipelines.emulator.datastores import Datastores
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.records import RunRecord, StepRecord, utc_now
-from airflow_provider_mlpipelines.emulator.state import State
-from airflow_provider_mlpipelines.emulator.templating import TemplateError, render
-from airflow_provider_mlpipelines.emulator.workspace import (
+from airflow_provider_mlpipelines.emulator.spec_model import (
     PipelineSpec,
     StepSpec,
     WorkspaceSpecError,
-    check_duration,
-    check_outcome,
 )
+from airflow_provider_mlpipelines.emulator.state import State
+from airflow_provider_mlpipelines.emulator.templating import TemplateError, render
+from airflow_provider_mlpipelines.emulator.workspace import check_duration, check_outcome
 
 log = logging.getLogger(__name__)
 

@@ -6,27 +6,23 @@ start, from each pipeline of the spec (the "seed" runs the manifest lists for pu
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from airflow_provider_mlpipelines.api.models import PipelineSubmissionInfo
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus, StepRunStatus
-from airflow_provider_mlpipelines.emulator.bodies import (
-    json_type,
-    require_bool,
-    require_str_map,
-    wire_key,
-)
+from airflow_provider_mlpipelines.emulator.bodies import require_bool, require_str_map, wire_key
 from airflow_provider_mlpipelines.emulator.errors import (
     EmulatorError,
     bad_request,
     listing,
     lookup,
+)
+from airflow_provider_mlpipelines.emulator.pagination import (
+    decode_token,
+    encode_token,
+    top_page_size,
 )
 from airflow_provider_mlpipelines.emulator.records import (
     EndpointRecord,
@@ -39,9 +35,10 @@ from airflow_provider_mlpipelines.emulator.records import (
 from airflow_provider_mlpipelines.emulator.render import node_id_for
 from airflow_provider_mlpipelines.emulator.runner import Runner, kill_orphaned_step
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService, parameter_strings
+from airflow_provider_mlpipelines.emulator.spec_model import PipelineSpec
 from airflow_provider_mlpipelines.emulator.state import State
+from airflow_provider_mlpipelines.emulator.step_views import job_log, parse_node_path, read_log
 from airflow_provider_mlpipelines.emulator.submission import check_experiment_name, resolve_inputs
-from airflow_provider_mlpipelines.emulator.workspace import PipelineSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +50,6 @@ SEED_DETAIL = (
     "get a published pipeline"
 )
 PIPELINE_ID_PROPERTY = "azureml.pipelineid"
-DEFAULT_PAGE_SIZE = 500
-MAX_PAGE_SIZE = 5000
 _TAGS_FIELD = wire_key(PipelineSubmissionInfo, "tags")
 _PROPERTIES_FIELD = wire_key(PipelineSubmissionInfo, "properties")
 _CONTINUE_FIELD = wire_key(PipelineSubmissionInfo, "continue_run_on_step_failure")
@@ -270,11 +265,11 @@ class RunService:
             # Runs are kept oldest first, so the listed ones stay a prefix and offsets stay valid.
             cutoff = datetime.now(timezone.utc) - timedelta(seconds=delay_seconds)
             runs = [run for run in runs if datetime.fromisoformat(run.created) <= cutoff]
-        offset = _decode_token(token, pipeline_id) if token else 0
+        offset = decode_token(token, pipeline_id) if token else 0
         if page_size <= 0:
             return runs[offset:], None
         end = offset + page_size
-        return runs[offset:end], _encode_token(pipeline_id, end) if end < len(runs) else None
+        return runs[offset:end], encode_token(pipeline_id, end) if end < len(runs) else None
 
     async def cancel(self, run_id: str) -> RunRecord:
         """Cancel a run (a no-op for a finished one).
@@ -295,7 +290,7 @@ class RunService:
         :raises EmulatorError: 404 for an unknown run or node; 400 for a malformed body.
         """
         run = self.get_run(run_id)
-        path = _node_path(node_path)
+        path = parse_node_path(node_path)
         if not path:
             return run, list(run.steps)
         step = run.step(path[-1])
@@ -316,7 +311,7 @@ class RunService:
         :param node_path: the body naming the step.
         """
         run, steps = self.steps_of(run_id, node_path)
-        if not _node_path(node_path):
+        if not parse_node_path(node_path):
             raise bad_request(
                 "Name the step: the body is a JSON array holding its node id", "InvalidBody"
             )
@@ -330,13 +325,13 @@ class RunService:
         :param kind: ``STDOUT``, ``STDERR`` or ``JobLog``.
         """
         if kind == "JobLog":
-            return _job_log(run, step)
+            return job_log(run, step)
         if step.kind == "simulated":
             if kind == "STDOUT" and step.start_time:
                 duration = step.duration or 0.0
                 return f"Simulated step '{step.name}': {duration:g} s, {step.status.value}\n"
             return ""
-        return _read_text(self.runner.log_path(run.id, step.node_id, kind))
+        return read_log(self.runner.log_path(run.id, step.node_id, kind))
 
     def step_outputs(self, run_id: str, node_path: Any) -> tuple[RunRecord, StepRecord]:
         """The step whose outputs are asked for.
@@ -345,7 +340,7 @@ class RunService:
         :param node_path: the body naming the step.
         """
         run, steps = self.steps_of(run_id, node_path)
-        if not _node_path(node_path):
+        if not parse_node_path(node_path):
             raise bad_request(
                 "Name the step: the body is a JSON array holding its node id", "InvalidBody"
             )
@@ -384,11 +379,11 @@ class RunService:
         run, step = self.history_lookup(run_id, experiment)
         if step is not None:
             return run, [], None
-        size = _page_size(top)
-        offset = _decode_token(token, run_id) if token else 0
+        size = top_page_size(top)
+        offset = decode_token(token, run_id) if token else 0
         page = run.steps[offset : offset + size]
         next_offset = offset + size
-        next_token = _encode_token(run_id, next_offset) if next_offset < len(run.steps) else None
+        next_token = encode_token(run_id, next_offset) if next_offset < len(run.steps) else None
         return run, page, next_token
 
     # ---------------------------------------------------------------------------- restart
@@ -419,78 +414,3 @@ class RunService:
             self.state.save_run(run)
             count += 1
         return count
-
-
-def _node_path(body: Any) -> list[str]:
-    if body is None:
-        return []
-    if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
-        raise bad_request(
-            f"The body must be a JSON array of node ids, got {json_type(body)}", "InvalidBody"
-        )
-    return body
-
-
-def _page_size(top: str | None) -> int:
-    if top is None:
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(top)
-    except ValueError:
-        size = 0
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise bad_request(
-            f"$top must be an integer from 1 to {MAX_PAGE_SIZE}, got '{top}'",
-            "InvalidQuery",
-            "$top",
-        )
-    return size
-
-
-def _encode_token(run_id: str, offset: int) -> str:
-    raw = json.dumps({"run": run_id, "offset": offset}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, run_id: str) -> int:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["run"] == run_id and isinstance(data["offset"], int) and data["offset"] >= 0:
-            return int(data["offset"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        pass
-    raise bad_request(
-        "$continuationToken is not a token this listing returned",
-        "InvalidContinuationToken",
-        "$continuationToken",
-    )
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-def _job_log(run: RunRecord, step: StepRecord) -> str:
-    lines = [
-        f"Step: {step.name} (node {step.node_id}, run {step.run_id})",
-        f"Pipeline run: {run.id} (experiment {run.experiment_name})",
-        f"Kind: {step.kind}",
-        f"Status: {step.status.value}" + (f" ({step.status_detail})" if step.status_detail else ""),
-    ]
-    if step.command:
-        lines.append("Command: " + " ".join(step.command))
-    if step.duration is not None:
-        lines.append(f"Duration: {step.duration:g} s")
-    for label, value in (
-        ("Queued", step.schedule_time),
-        ("Started", step.start_time),
-        ("Ended", step.end_time),
-        ("Exit code", step.exit_code),
-    ):
-        if value is not None:
-            lines.append(f"{label}: {value}")
-    return "\n".join(lines) + "\n"

@@ -32,19 +32,17 @@ from airflow_provider_mlpipelines.emulator.manifest import (
     build_manifest,
     write_manifest,
 )
+from airflow_provider_mlpipelines.emulator.pipeline_doc import pipeline_to_doc
 from airflow_provider_mlpipelines.emulator.render import Urls
 from airflow_provider_mlpipelines.emulator.runner import Runner
 from airflow_provider_mlpipelines.emulator.runs import RunService
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService
+from airflow_provider_mlpipelines.emulator.spec_model import WorkspaceSpec
 from airflow_provider_mlpipelines.emulator.state import State
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.tls import ensure_certificates, server_ssl_context
 from airflow_provider_mlpipelines.emulator.v2.setup import attach_v2, seed_jobs
-from airflow_provider_mlpipelines.emulator.workspace import (
-    WorkspaceSpec,
-    load_workspace,
-    pipeline_to_doc,
-)
+from airflow_provider_mlpipelines.emulator.workspace import load_workspace
 
 log = logging.getLogger(__name__)
 

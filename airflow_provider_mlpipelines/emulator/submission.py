@@ -22,7 +22,7 @@ from airflow_provider_mlpipelines.emulator.bodies import (
 )
 from airflow_provider_mlpipelines.emulator.datastores import Datastores
 from airflow_provider_mlpipelines.emulator.errors import bad_request, listing
-from airflow_provider_mlpipelines.emulator.workspace import PipelineSpec
+from airflow_provider_mlpipelines.emulator.spec_model import PipelineSpec
 
 #: Experiment names the service accepts: letters, digits, ``_`` and ``-``, up to 256 chars.
 EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")

@@ -1,8 +1,9 @@
-"""The workspace spec: identity, datastores, datasets and pipelines, loaded from YAML or JSON.
+"""Loading of the workspace spec (identity, datastores, datasets, pipelines) from YAML or JSON.
 
 Loading validates everything that can be checked without running a step (types and defaults
 of parameters, datastore and dataset references, names used by step templates), so a broken
-spec fails at start with a message naming the place, not later in a run.
+spec fails at start with a message naming the place, not later in a run. The values it builds
+are those of :mod:`.spec_model`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 import shlex
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,18 @@ from airflow_provider_mlpipelines.api.models import (
     DatasetValue,
     SavedDatasetReference,
 )
-from airflow_provider_mlpipelines.api.status import ParameterType
 from airflow_provider_mlpipelines.emulator import params as params_mod
+from airflow_provider_mlpipelines.emulator.spec_model import (
+    DataInputSpec,
+    DatasetSpec,
+    DatastoreSpec,
+    Identity,
+    ParameterSpec,
+    PipelineSpec,
+    StepSpec,
+    WorkspaceSpec,
+    WorkspaceSpecError,
+)
 from airflow_provider_mlpipelines.emulator.templating import (
     BUILTIN_NAMES,
     TemplateError,
@@ -38,121 +48,6 @@ _PLACEHOLDER_RE = re.compile("\x00(\\d+)\x00")
 STEP_KINDS = ("process", "simulated")
 SIMULATED_OUTCOMES = ("Finished", "Failed")
 DEFAULT_DATASTORE = "workspaceblobstore"
-
-
-class WorkspaceSpecError(ValueError):
-    """The workspace spec is invalid; the message names the offending place."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the emulated service is and which service principal may call it."""
-
-    tenant_id: str = "7e1a0000-0000-4000-8000-000000000001"
-    client_id: str = "7e1a0000-0000-4000-8000-000000000002"
-    client_secret: str | None = None
-    subscription_id: str = "7e1a0000-0000-4000-8000-000000000003"
-    resource_group: str = "rg-mlpipelines-emulator"
-    workspace_name: str = "ws-emulator"
-
-
-@dataclass(frozen=True)
-class DatastoreSpec:
-    """A datastore: a folder under the state dir, optionally seeded from ``seed``."""
-
-    name: str
-    seed: Path | None = None
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A registered dataset: a file or folder in a datastore."""
-
-    name: str
-    id: str
-    version: str
-    datastore: str
-    path: str
-
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """A declared parameter with its type and typed default."""
-
-    name: str
-    type: ParameterType
-    default: Any
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class DataInputSpec:
-    """A data-path parameter (``default`` is a ``DataPath``) or a dataset parameter."""
-
-    name: str
-    is_dataset: bool
-    default: DatasetValue
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """One step: a real command (``process``) or a timer (``simulated``)."""
-
-    name: str
-    kind: str
-    command: tuple[str, ...] = ()
-    outputs: dict[str, DataPath] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    duration: str = "0"
-    outcome: str = "Finished"
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """A pipeline: declared inputs and ordered steps."""
-
-    name: str
-    steps: tuple[StepSpec, ...]
-    parameters: tuple[ParameterSpec, ...] = ()
-    data_inputs: tuple[DataInputSpec, ...] = ()
-    description: str | None = None
-    continue_on_step_failure: bool = False
-
-    def parameter(self, name: str) -> ParameterSpec | None:
-        return next((p for p in self.parameters if p.name == name), None)
-
-    def data_input(self, name: str) -> DataInputSpec | None:
-        return next((d for d in self.data_inputs if d.name == name), None)
-
-    @property
-    def parameter_names(self) -> list[str]:
-        return [p.name for p in self.parameters]
-
-    @property
-    def data_input_names(self) -> list[str]:
-        return [d.name for d in self.data_inputs]
-
-
-@dataclass(frozen=True)
-class WorkspaceSpec:
-    """Everything the emulator serves, as loaded from a spec file."""
-
-    identity: Identity
-    default_datastore: str
-    datastores: dict[str, DatastoreSpec]
-    datasets: tuple[DatasetSpec, ...]
-    pipelines: dict[str, PipelineSpec]
-    spec_dir: Path
-
-    def dataset_by_id(self, dataset_id: str) -> DatasetSpec | None:
-        return next((d for d in self.datasets if d.id == dataset_id), None)
-
-    def dataset_by_name(self, name: str, version: str | None = None) -> DatasetSpec | None:
-        return next(
-            (d for d in self.datasets if d.name == name and version in (None, "", d.version)),
-            None,
-        )
 
 
 def default_workspace_path() -> Path:
@@ -486,72 +381,6 @@ def check_outcome(value: str, where: str) -> str:
     raise WorkspaceSpecError(
         f"{where}.outcome: {value!r} is not one of {', '.join(SIMULATED_OUTCOMES)}"
     )
-
-
-def pipeline_to_doc(spec: PipelineSpec) -> dict[str, Any]:
-    """Render a pipeline back into the spec format (a graph stores this snapshot).
-
-    :param spec: the pipeline.
-    """
-    return {
-        "description": spec.description,
-        "continue_on_step_failure": spec.continue_on_step_failure,
-        "parameters": {
-            p.name: {
-                "type": _spec_type_name(p.type),
-                "default": p.default,
-                "description": p.description,
-            }
-            for p in spec.parameters
-        },
-        "data_paths": {
-            d.name: {
-                "datastore": d.default.literal.datastore_name,
-                "path": d.default.literal.relative_path,
-                "description": d.description,
-            }
-            for d in spec.data_inputs
-            if not d.is_dataset and d.default.literal is not None
-        },
-        "datasets": {d.name: _dataset_default_doc(d) for d in spec.data_inputs if d.is_dataset},
-        "steps": [_step_doc(step) for step in spec.steps],
-    }
-
-
-def _spec_type_name(kind: ParameterType) -> str:
-    return next(name for name, value in params_mod.SPEC_TYPE_NAMES.items() if value is kind)
-
-
-def _dataset_default_doc(spec: DataInputSpec) -> dict[str, Any]:
-    value = spec.default
-    doc: dict[str, Any] = {"description": spec.description}
-    if value.saved_dataset is not None:
-        doc["dataset_id"] = value.saved_dataset.id
-    elif value.dataset is not None:
-        doc.update(dataset=value.dataset.name, version=value.dataset.version)
-    elif value.literal is not None:
-        doc.update(datastore=value.literal.datastore_name, path=value.literal.relative_path)
-    return doc
-
-
-def _step_doc(step: StepSpec) -> dict[str, Any]:
-    if step.kind == "simulated":
-        return {
-            "name": step.name,
-            "kind": "simulated",
-            "duration": step.duration,
-            "outcome": step.outcome,
-        }
-    return {
-        "name": step.name,
-        "kind": "process",
-        "command": list(step.command),
-        "outputs": {
-            name: {"datastore": path.datastore_name, "path": path.relative_path}
-            for name, path in step.outputs.items()
-        },
-        "env": dict(step.env),
-    }
 
 
 def _mapping(raw: Any, where: str) -> Mapping[str, Any]:

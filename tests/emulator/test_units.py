@@ -20,17 +20,17 @@ from airflow_provider_mlpipelines.emulator import params
 from airflow_provider_mlpipelines.emulator.bodies import check_wire_keys, parse_object
 from airflow_provider_mlpipelines.emulator.datastores import Datastores
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
+from airflow_provider_mlpipelines.emulator.pipeline_doc import pipeline_to_doc
+from airflow_provider_mlpipelines.emulator.spec_model import WorkspaceSpecError
 from airflow_provider_mlpipelines.emulator.submission import (
     check_experiment_name,
     resolve_inputs,
 )
 from airflow_provider_mlpipelines.emulator.tls import ensure_certificates
 from airflow_provider_mlpipelines.emulator.workspace import (
-    WorkspaceSpecError,
     load_workspace,
     parse_pipeline,
     parse_workspace,
-    pipeline_to_doc,
     split_command,
 )
 

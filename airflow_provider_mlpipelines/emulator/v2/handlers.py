@@ -7,7 +7,6 @@ the long-running-operation headers of contract section 2.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,21 +14,22 @@ from aiohttp import web
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.emulator import render as v1_render
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
-from airflow_provider_mlpipelines.emulator.http import (
-    context_of,
-    json_response,
-    read_json,
-)
+from airflow_provider_mlpipelines.emulator.http import context_of, json_response, read_json
 from airflow_provider_mlpipelines.emulator.v2 import render
-from airflow_provider_mlpipelines.emulator.v2.operations import IN_PROGRESS, Operation
-from airflow_provider_mlpipelines.emulator.v2.service import V2Service
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-#: Page size of ARM lists (contract section 1.7).
-PAGE_SIZE = 100
-#: Seconds a client should wait between polls of an operation (contract section 2).
-RETRY_AFTER = "1"
+from airflow_provider_mlpipelines.emulator.v2.handling import (
+    RETRY_AFTER,
+    Handler,
+    accepted,
+    arm,
+    arm_urls,
+    check_token,
+    client_id_of,
+    lro_response,
+    paged_response,
+    scoring,
+    v2_service,
+)
+from airflow_provider_mlpipelines.emulator.v2.operations import IN_PROGRESS
 
 OPERATION_STATUS_PATH = (
     "/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices"
@@ -42,112 +42,13 @@ OPERATION_RESULT_PATH = (
 HISTORY_CHILDREN_PATH = routes.HISTORY_CHILDREN
 
 
-def _v2(request: web.Request) -> V2Service:
-    service = context_of(request).v2
-    if service is None:
-        raise EmulatorError(404, "NotFound", "The v2 API is not enabled on this emulator")
-    return service
-
-
-def _urls(request: web.Request) -> render.ArmUrls:
-    return context_of(request).arm_urls
-
-
-def _client_id(request: web.Request) -> str:
-    return context_of(request).urls.identity.client_id
-
-
-def _check_token(request: web.Request, audiences: frozenset[str]) -> None:
-    context_of(request).authority.check(request.headers.get("Authorization"), audiences=audiences)
-
-
-def _check_api_version(request: web.Request) -> None:
-    version = request.query.get(routes.QUERY_API_VERSION)
-    if not version:
-        raise EmulatorError(
-            400,
-            "MissingApiVersionParameter",
-            "The api-version query parameter (?api-version=) is required for all requests.",
-            "api-version",
-        )
-    if version not in routes.SUPPORTED_API_VERSIONS:
-        raise EmulatorError(
-            400,
-            "InvalidApiVersionParameter",
-            f"The api-version '{version}' is invalid. The supported versions are "
-            f"'{', '.join(sorted(routes.SUPPORTED_API_VERSIONS))}'.",
-            "api-version",
-        )
-
-
-def arm(handler: Handler) -> Handler:
-    """Wrap an ARM handler: ARM-audience token, ``api-version``, operations settled."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        _check_token(request, context_of(request).arm_audiences)
-        _check_api_version(request)
-        _v2(request).operations.settle()
-        return await handler(request)
-
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
-
-
-def scoring(handler: Handler) -> Handler:
-    """Wrap a scoring handler: ML-audience token (contract section 1.4)."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        _check_token(request, context_of(request).ml_audiences)
-        _v2(request).operations.settle()
-        return await handler(request)
-
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
-
-
-def _lro_response(
-    request: web.Request, body: Any, status: int, operation: Operation, location: str
-) -> web.Response:
-    urls = _urls(request)
-    response = json_response(body, status=status)
-    response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
-    response.headers["Retry-After"] = RETRY_AFTER
-    response.headers["x-ms-async-operation-timeout"] = "PT1H"
-    return response
-
-
-def _accepted(request: web.Request, operation: Operation, location: str) -> web.Response:
-    urls = _urls(request)
-    response = web.Response(status=202)
-    response.headers["Location"] = urls.operation_result(location, operation.id)
-    response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
-    response.headers["Retry-After"] = RETRY_AFTER
-    return response
-
-
-def _page(request: web.Request, items: list[Any]) -> web.Response:
-    try:
-        skip = max(0, int(request.query.get(routes.QUERY_SKIP, "0")))
-    except ValueError:
-        raise EmulatorError(400, "UserError", "$skip must be an integer", "$skip") from None
-    chunk = items[skip : skip + PAGE_SIZE]
-    next_link = None
-    if skip + PAGE_SIZE < len(items):
-        query = dict(request.query)
-        query[routes.QUERY_SKIP] = str(skip + PAGE_SIZE)
-        next_link = str(request.url.with_query(query))
-    return json_response(render.page(chunk, next_link))
-
-
 # ------------------------------------------------------------------------------ workspace
 @arm
 async def get_workspace(request: web.Request) -> web.Response:
     """GET ``{WS}``: the workspace, with its location and discovery URL (section 3)."""
     context = context_of(request)
-    service = _v2(request)
-    urls = _urls(request)
+    service = v2_service(request)
+    urls = arm_urls(request)
     return json_response(
         {
             "id": urls.workspace_id(),
@@ -171,80 +72,80 @@ async def get_workspace(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------------------ endpoints
 @arm
 async def list_endpoints(request: web.Request) -> web.Response:
-    service, urls, client = _v2(request), _urls(request), _client_id(request)
+    service, urls, client = v2_service(request), arm_urls(request), client_id_of(request)
     items = [render.endpoint(e, urls, client) for e in service.list_endpoints()]
-    return _page(request, items)
+    return paged_response(request, items)
 
 
 @arm
 async def get_endpoint(request: web.Request) -> web.Response:
-    endpoint = _v2(request).get_endpoint(request.match_info["endpoint_name"])
-    return json_response(render.endpoint(endpoint, _urls(request), _client_id(request)))
+    endpoint = v2_service(request).get_endpoint(request.match_info["endpoint_name"])
+    return json_response(render.endpoint(endpoint, arm_urls(request), client_id_of(request)))
 
 
 @arm
 async def put_endpoint(request: web.Request) -> web.Response:
-    service = _v2(request)
+    service = v2_service(request)
     endpoint, created, operation = service.put_endpoint(
         request.match_info["endpoint_name"], await read_json(request)
     )
-    body = render.endpoint(endpoint, _urls(request), _client_id(request))
-    return _lro_response(request, body, 201 if created else 200, operation, endpoint.location)
+    body = render.endpoint(endpoint, arm_urls(request), client_id_of(request))
+    return lro_response(request, body, 201 if created else 200, operation, endpoint.location)
 
 
 @arm
 async def delete_endpoint(request: web.Request) -> web.Response:
-    service = _v2(request)
+    service = v2_service(request)
     operation = service.delete_endpoint(request.match_info["endpoint_name"])
     if operation is None:
         return web.Response(status=204)
-    return _accepted(request, operation, service.location)
+    return accepted(request, operation, service.location)
 
 
 # ------------------------------------------------------------------------------ deployments
 @arm
 async def list_deployments(request: web.Request) -> web.Response:
-    service, urls, client = _v2(request), _urls(request), _client_id(request)
+    service, urls, client = v2_service(request), arm_urls(request), client_id_of(request)
     found = service.list_deployments(request.match_info["endpoint_name"])
-    return _page(request, [render.deployment(d, urls, client) for d in found])
+    return paged_response(request, [render.deployment(d, urls, client) for d in found])
 
 
 @arm
 async def get_deployment(request: web.Request) -> web.Response:
-    deployment = _v2(request).get_deployment(
+    deployment = v2_service(request).get_deployment(
         request.match_info["endpoint_name"], request.match_info["deployment_name"]
     )
-    return json_response(render.deployment(deployment, _urls(request), _client_id(request)))
+    return json_response(render.deployment(deployment, arm_urls(request), client_id_of(request)))
 
 
 @arm
 async def put_deployment(request: web.Request) -> web.Response:
-    deployment, created, operation = _v2(request).put_deployment(
+    deployment, created, operation = v2_service(request).put_deployment(
         request.match_info["endpoint_name"],
         request.match_info["deployment_name"],
         await read_json(request),
     )
-    body = render.deployment(deployment, _urls(request), _client_id(request))
-    return _lro_response(request, body, 201 if created else 200, operation, deployment.location)
+    body = render.deployment(deployment, arm_urls(request), client_id_of(request))
+    return lro_response(request, body, 201 if created else 200, operation, deployment.location)
 
 
 @arm
 async def delete_deployment(request: web.Request) -> web.Response:
-    service = _v2(request)
+    service = v2_service(request)
     operation = service.delete_deployment(
         request.match_info["endpoint_name"], request.match_info["deployment_name"]
     )
     if operation is None:
         return web.Response(status=204)
-    return _accepted(request, operation, service.location)
+    return accepted(request, operation, service.location)
 
 
 # ------------------------------------------------------------------------------ components
 def _component_body(request: web.Request, component: Any) -> dict[str, Any]:
-    service = _v2(request)
+    service = v2_service(request)
     spec = service.workspace.spec_of(component.graph_id)
     return render.component_version(
-        component, spec, service.component_arm_id(component), _client_id(request)
+        component, spec, service.component_arm_id(component), client_id_of(request)
     )
 
 
@@ -252,8 +153,8 @@ def _component_body(request: web.Request, component: Any) -> dict[str, Any]:
 async def get_component(request: web.Request) -> web.Response:
     """GET ``components/{name}``: the container, with its latest version."""
     name = request.match_info["component_name"]
-    versions = _v2(request).component_versions(name)
-    urls = _urls(request)
+    versions = v2_service(request).component_versions(name)
+    urls = arm_urls(request)
     latest = versions[-1]
     return json_response(
         {
@@ -261,7 +162,7 @@ async def get_component(request: web.Request) -> web.Response:
             "name": name,
             "type": "Microsoft.MachineLearningServices/workspaces/components",
             "systemData": render.system_data(
-                versions[0].created, latest.created, _client_id(request)
+                versions[0].created, latest.created, client_id_of(request)
             ),
             "properties": {
                 "latestVersion": latest.version,
@@ -278,13 +179,13 @@ async def get_component(request: web.Request) -> web.Response:
 
 @arm
 async def list_component_versions(request: web.Request) -> web.Response:
-    versions = _v2(request).component_versions(request.match_info["component_name"])
-    return _page(request, [_component_body(request, c) for c in reversed(versions)])
+    versions = v2_service(request).component_versions(request.match_info["component_name"])
+    return paged_response(request, [_component_body(request, c) for c in reversed(versions)])
 
 
 @arm
 async def get_component_version(request: web.Request) -> web.Response:
-    component = _v2(request).get_component(
+    component = v2_service(request).get_component(
         request.match_info["component_name"], request.match_info["version"]
     )
     return json_response(_component_body(request, component))
@@ -292,7 +193,7 @@ async def get_component_version(request: web.Request) -> web.Response:
 
 @arm
 async def put_component_version(request: web.Request) -> web.Response:
-    component, created = _v2(request).put_component(
+    component, created = v2_service(request).put_component(
         request.match_info["component_name"],
         request.match_info["version"],
         await read_json(request),
@@ -302,21 +203,21 @@ async def put_component_version(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------------------ jobs
 def _job_body(request: web.Request, job: Any, run: Any) -> dict[str, Any]:
-    service = _v2(request)
+    service = v2_service(request)
     component = service.component_of(job)
     component_id = None if component is None else service.component_arm_id(component)
-    return render.job(job, run, component_id, _urls(request), _client_id(request))
+    return render.job(job, run, component_id, arm_urls(request), client_id_of(request))
 
 
 @arm
 async def list_jobs(request: web.Request) -> web.Response:
-    found = _v2(request).list_jobs(request.query.get(routes.QUERY_TAG))
-    return _page(request, [_job_body(request, job, run) for job, run in found])
+    found = v2_service(request).list_jobs(request.query.get(routes.QUERY_TAG))
+    return paged_response(request, [_job_body(request, job, run) for job, run in found])
 
 
 @arm
 async def get_job(request: web.Request) -> web.Response:
-    job, run = _v2(request).get_job(request.match_info["job_name"])
+    job, run = v2_service(request).get_job(request.match_info["job_name"])
     return json_response(_job_body(request, job, run))
 
 
@@ -335,7 +236,7 @@ async def put_job(request: web.Request) -> web.Response:
     context_of(request).authority.check(
         f"Bearer {ml_token}", audiences=context_of(request).ml_audiences
     )
-    job, run, created = _v2(request).submit_job(
+    job, run, created = v2_service(request).submit_job(
         request.match_info["job_name"], await read_json(request)
     )
     return json_response(_job_body(request, job, run), status=201 if created else 200)
@@ -343,18 +244,18 @@ async def put_job(request: web.Request) -> web.Response:
 
 @arm
 async def cancel_job(request: web.Request) -> web.Response:
-    service = _v2(request)
+    service = v2_service(request)
     operation = service.cancel_job(request.match_info["job_name"])
     if operation is None:
         return web.Response(status=200)
-    return _accepted(request, operation, service.location)
+    return accepted(request, operation, service.location)
 
 
 # ------------------------------------------------------------------------------ operations
 async def operation_status(request: web.Request) -> web.Response:
     """GET an ``Azure-AsyncOperation`` URL: ``{"status": "InProgress" | "Succeeded" | ...}``."""
-    _check_token(request, context_of(request).arm_audiences)
-    operation = _v2(request).operations.get(request.match_info["operation_id"])
+    check_token(request, context_of(request).arm_audiences)
+    operation = v2_service(request).operations.get(request.match_info["operation_id"])
     response = json_response(render.operation_status(operation))
     if operation.status == IN_PROGRESS:
         response.headers["Retry-After"] = RETRY_AFTER
@@ -363,8 +264,8 @@ async def operation_status(request: web.Request) -> web.Response:
 
 async def operation_result(request: web.Request) -> web.Response:
     """GET a ``Location`` URL: 202 while the operation runs, then 200 (or its error)."""
-    _check_token(request, context_of(request).arm_audiences)
-    operation = _v2(request).operations.get(request.match_info["operation_id"])
+    check_token(request, context_of(request).arm_audiences)
+    operation = v2_service(request).operations.get(request.match_info["operation_id"])
     if operation.status == IN_PROGRESS:
         response = web.Response(status=202)
         response.headers["Location"] = str(request.url)
@@ -383,20 +284,20 @@ async def invoke(request: web.Request) -> web.Response:
     repeatability = headers.get(routes.HEADER_REPEATABILITY) or headers.get(
         "Repeatability-Request-ID"
     )
-    job, run = _v2(request).invoke(
+    job, run = v2_service(request).invoke(
         request.match_info["endpoint_name"],
         headers.get(routes.HEADER_DEPLOYMENT),
         await read_json(request),
         repeatability,
     )
-    return json_response(render.batch_job(job, run, _urls(request), _client_id(request)))
+    return json_response(render.batch_job(job, run, arm_urls(request), client_id_of(request)))
 
 
 @scoring
 async def get_batch_job(request: web.Request) -> web.Response:
     """GET ``{scoringUri}/{jobName}``: the job in the invoke response's shape."""
-    job, run = _v2(request).get_job(request.match_info["job_name"])
-    return json_response(render.batch_job(job, run, _urls(request), _client_id(request)))
+    job, run = v2_service(request).get_job(request.match_info["job_name"])
+    return json_response(render.batch_job(job, run, arm_urls(request), client_id_of(request)))
 
 
 # ------------------------------------------------------------------------------ run history

@@ -15,13 +15,13 @@ from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.emulator import params as params_mod
 from airflow_provider_mlpipelines.emulator.records import RunRecord
 from airflow_provider_mlpipelines.emulator.render import Urls
+from airflow_provider_mlpipelines.emulator.spec_model import PipelineSpec
 from airflow_provider_mlpipelines.emulator.v2.records import (
     BatchEndpointRecord,
     ComponentRecord,
     DeploymentRecord,
     JobRecord,
 )
-from airflow_provider_mlpipelines.emulator.workspace import PipelineSpec
 
 _PROVIDER = "Microsoft.MachineLearningServices"
 _JOB_STATUS = {
