@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.v2 import routes as v2_routes
+from airflow_provider_mlpipelines.clients.v2.client import V2Client
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from benchmarks._common import parse_iso
 
@@ -163,8 +164,9 @@ class SimulatedWorkload:
     def token_providers(self) -> list[Any]:
         """The token providers this process submits with (v2: the ARM and the ML audience)."""
         providers = [self.hook.tokens]
-        if self.hook.v2 is not None:
-            providers.append(self.hook.v2.ml.tokens)
+        client = self.hook.client
+        if isinstance(client, V2Client):
+            providers.append(client.ml.tokens)
         return providers
 
     def fresh_token(self) -> None:

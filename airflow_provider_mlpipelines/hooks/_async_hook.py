@@ -1,60 +1,30 @@
-"""The async hook used by triggers (public name re-exported by ``azure_ml_pipelines``)."""
+"""The async hook used by triggers (public name re-exported by ``azure_ml_pipelines``).
+
+It reads the connection without blocking the event loop, builds the async transport, picks
+the async client the connection's ``api`` names and delegates to it
+(:class:`~airflow_provider_mlpipelines.clients.protocol.AsyncPipelinesClient`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mlpipelines.api.models import (
-    HistoryRun,
-    HistoryRunPage,
-    PipelineRun,
-    StepStatus,
-)
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, AzureMLPipelinesError
-from airflow_provider_mlpipelines.hooks import _calls
-from airflow_provider_mlpipelines.hooks._async_transport import AsyncTransport
-from airflow_provider_mlpipelines.hooks._base import AzureMLPipelinesHookBase, check_log_kind
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._reports import (
-    FailedStep,
-    failed_steps,
-    render_run_failure,
-    step_names,
-    tail_lines,
-)
-from airflow_provider_mlpipelines.hooks._tokens import AsyncTokenProvider
-from airflow_provider_mlpipelines.hooks._transport import Call, Reply
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.studio import studio_url
+from airflow_provider_mlpipelines.clients.core.tokens import AsyncTokenProvider
+from airflow_provider_mlpipelines.clients.v1.async_client import AsyncV1Client
+from airflow_provider_mlpipelines.clients.v2.async_client import AsyncV2Client
+from airflow_provider_mlpipelines.hooks._base import AzureMLPipelinesHookBase
 
 if TYPE_CHECKING:
-    from airflow_provider_mlpipelines.hooks._v2_async import AsyncV2Runs
+    from airflow_provider_mlpipelines.api.models import HistoryRun, PipelineRun, StepStatus
+    from airflow_provider_mlpipelines.clients.protocol import AsyncPipelinesClient
 
 log = logging.getLogger(__name__)
-
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-
-
-def serves_v2_async(method: F) -> F:
-    """The async :func:`~airflow_provider_mlpipelines.hooks._base.serves_v2`: on a v2
-    connection the v2 runs client answers."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    async def dispatch(self: AzureMLPipelinesAsyncHook, *args: Any, **kwargs: Any) -> Any:
-        client = await self._v2_runs()
-        if client is None:
-            return await method(self, *args, **kwargs)
-        served = getattr(client, name, None)
-        if served is None:
-            raise AzureMLInvalidInputError(
-                f"{name} is a v1 operation; it is not available on a v2 (batch endpoint) connection"
-            )
-        return await served(*args, **kwargs)
-
-    return dispatch  # type: ignore[return-value]
 
 
 class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
@@ -96,7 +66,8 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         self._settings: ConnectionSettings | None = None
         self._transport: AsyncTransport | None = None
         self._setup_lock: asyncio.Lock | None = None
-        self._v2: AsyncV2Runs | None = None
+        self._client: AsyncPipelinesClient | None = None
+        self._client_transport: AsyncTransport | None = None
 
     async def __aenter__(self) -> AzureMLPipelinesAsyncHook:
         return self
@@ -135,16 +106,17 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
                 )
         return self._transport
 
-    async def _v2_runs(self) -> AsyncV2Runs | None:
-        """The v2 client on a v2 connection (``api`` extra), else ``None``."""
+    async def get_client(self) -> AsyncPipelinesClient:
+        """The async client of the API the connection names (``api`` extra)."""
         transport = await self._get_transport()
-        if transport.settings.api != "v2":
-            return None
-        if self._v2 is None or self._v2.transport is not transport:
-            from airflow_provider_mlpipelines.hooks._v2_async import AsyncV2Runs
-
-            self._v2 = AsyncV2Runs(transport, sleep=self.sleep)
-        return self._v2
+        if self._client is None or self._client_transport is not transport:
+            # A closed hook builds a new transport when used again; its client follows.
+            self._client_transport = transport
+            if transport.settings.api == "v2":
+                self._client = AsyncV2Client(transport, sleep=self.sleep)
+            else:
+                self._client = AsyncV1Client(transport)
+        return self._client
 
     async def _connection(self) -> Any:
         from airflow.exceptions import AirflowNotFoundException
@@ -164,109 +136,35 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
             log.debug("Async lookup of connection %s found nothing; trying the sync one", conn_id)
             return await sync_to_async(self.get_connection)(conn_id)
 
-    async def _send(self, build: Any, *args: Any) -> Reply:
-        transport = await self._get_transport()
-        call: Call = build(transport.settings, *args)
-        return await transport.execute(call)
-
     # ---------------------------------------------------------------------------------------
-    # Runs
+    # Runs (v2: pipeline jobs)
     # ---------------------------------------------------------------------------------------
-    @serves_v2_async
     async def get_pipeline_run(self, run_id: str) -> PipelineRun:
-        """A pipeline run and its status.
+        """A run and its status."""
+        return await (await self.get_client()).get_pipeline_run(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        return PipelineRun.from_json((await self._send(_calls.run_call, run_id)).json())
-
-    @serves_v2_async
     async def cancel_pipeline_run(self, run_id: str) -> None:
-        """Ask the service to cancel a pipeline run.
+        """Ask the service to cancel a run."""
+        await (await self.get_client()).cancel_pipeline_run(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        await self._send(_calls.cancel_call, run_id)
-
-    @serves_v2_async
     async def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
-        """The status of each step (graph node) of a run, by node id.
+        """The status of each step of a run, by node id (v2: by step name)."""
+        return await (await self.get_client()).get_step_statuses(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        reply = await self._send(_calls.step_statuses_call, run_id)
-        return StepStatus.map_from_json(reply.json())
-
-    @serves_v2_async
     async def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
-        """A step's log.
+        """A step's log: ``STDOUT``, ``STDERR`` or ``JobLog``."""
+        return await (await self.get_client()).get_step_log(run_id, node_id, kind)
 
-        :param run_id: the pipeline run.
-        :param node_id: the step's node id.
-        :param kind: ``STDOUT``, ``STDERR`` or ``JobLog``.
-        """
-        reply = await self._send(_calls.step_log_call, run_id, node_id, check_log_kind(kind))
-        return reply.text_value()
-
-    @serves_v2_async
     async def list_child_runs(
         self, run_id: str, experiment_name: str, page_size: int = 500
     ) -> list[HistoryRun]:
-        """Every child run (step run) of a run, following continuation tokens.
+        """Every child run (step run) of a run, following continuation tokens."""
+        return await (await self.get_client()).list_child_runs(run_id, experiment_name, page_size)
 
-        :param run_id: the parent run.
-        :param experiment_name: its experiment.
-        :param page_size: runs per page.
-        """
-        children: list[HistoryRun] = []
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            reply = await self._send(
-                _calls.child_page_call, run_id, experiment_name, page_size, token
-            )
-            page = HistoryRunPage.from_json(reply.json())
-            children.extend(page.value)
-            token = _calls.next_continuation(page.continuation_token, seen)
-            if token is None:
-                return children
-
-    @serves_v2_async
     async def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
-        """A readable account of a failed or canceled run (as the sync hook's).
+        """A readable account of a failed or canceled run (as the sync hook's)."""
+        return await (await self.get_client()).describe_run_failure(run_id, max_log_lines)
 
-        :param run_id: the pipeline run.
-        :param max_log_lines: stderr lines kept per failed step.
-        """
-        run = await self.get_pipeline_run(run_id)
-        failed = failed_steps(await self.get_step_statuses(run_id))
-        names = await self._step_names(run) if failed else {}
-        items = await asyncio.gather(
-            *(self._failed_step(run_id, step, names, max_log_lines) for step in failed)
-        )
-        return render_run_failure(run, items, max_log_lines)
-
-    async def _step_names(self, run: PipelineRun) -> dict[str, str]:
-        if not run.experiment_name:
-            return {}
-        try:
-            return step_names(await self.list_child_runs(run.id, run.experiment_name))
-        except AzureMLPipelinesError as exc:
-            log.info("Step names of run %s unavailable: %s", run.id, exc)
-            return {}
-
-    async def _failed_step(
-        self, run_id: str, step: StepStatus, names: Mapping[str, str], max_log_lines: int
-    ) -> FailedStep:
-        try:
-            tail = tail_lines(await self.get_step_log(run_id, step.node_id), max_log_lines)
-        except AzureMLPipelinesError as exc:
-            return FailedStep(step, names.get(step.node_id), log_problem=str(exc))
-        return FailedStep(step, names.get(step.node_id), log_tail=tail)
-
-    # ---------------------------------------------------------------------------------------
-    # URLs
-    # ---------------------------------------------------------------------------------------
     def get_run_url(self, run_id: str) -> str:
         """The studio URL of a run (no I/O once the hook has made a call).
 
@@ -275,4 +173,4 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
         if self._settings is None:
             # Before any awaited call the connection was not read yet; read it now.
             self._settings = self._load_settings_sync()
-        return self._studio_url(self._settings, "runs", run_id)
+        return studio_url(self._settings, "runs", run_id)

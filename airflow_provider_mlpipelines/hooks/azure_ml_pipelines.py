@@ -1,89 +1,63 @@
-"""Hooks for Azure Machine Learning SDK v1 published pipelines, pipeline endpoints and runs.
+"""Hooks for Azure Machine Learning pipelines: published pipelines, endpoints and runs.
 
-:class:`AzureMLPipelinesHook` speaks the REST API with ``requests``;
-:class:`AzureMLPipelinesAsyncHook` (for triggers) with ``aiohttp``. Both share the connection
-parsing, the token cache, the retry policy and the error mapping of the private modules next
-to this one. Importing this module imports neither azure-identity nor aiohttp.
+:class:`AzureMLPipelinesHook` reads the Airflow connection, builds the credential and the
+transport, picks the API client the connection's ``api`` extra names (v1: SDK v1 published
+pipelines and pipeline endpoints; v2: pipeline components and batch endpoints) and delegates
+every operation to it. Both clients implement
+:class:`~airflow_provider_mlpipelines.clients.protocol.PipelinesClient`; no wire format is
+spoken here. :class:`AzureMLPipelinesAsyncHook` (for triggers) does the same over ``aiohttp``.
+Importing this module imports neither azure-identity nor aiohttp.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mlpipelines.api import routes
-from airflow_provider_mlpipelines.api.models import (
-    HistoryRun,
-    HistoryRunDetails,
-    HistoryRunPage,
-    PipelineCreationInfo,
-    PipelineInterface,
-    PipelineRun,
-    PublishedPipeline,
-    StepStatus,
-)
-from airflow_provider_mlpipelines.api.status import EntityStatus
-from airflow_provider_mlpipelines.exceptions import (
-    AzureMLInvalidInputError,
-    AzureMLPipelinesError,
-)
+from airflow_provider_mlpipelines.api.run_tags import RUNS_LIST_LAG_SECONDS
+from airflow_provider_mlpipelines.clients.core.diagnostics import connection_test_result
+from airflow_provider_mlpipelines.clients.core.retry import RetryPolicy
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.submission_input import build_submission
+from airflow_provider_mlpipelines.clients.core.tokens import SyncTokenProvider
+from airflow_provider_mlpipelines.clients.core.transport import SyncTransport
+from airflow_provider_mlpipelines.clients.v1.client import V1Client
+from airflow_provider_mlpipelines.clients.v2.client import V2Client
 from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIOUR
-from airflow_provider_mlpipelines.hooks import _calls
 from airflow_provider_mlpipelines.hooks._async_hook import AzureMLPipelinesAsyncHook
 from airflow_provider_mlpipelines.hooks._base import (
     AzureMLPipelinesHookBase,
-    active_only_query,
-    check_id,
-    check_log_kind,
     connection_form_widgets,
-    entity_status,
-    quoted,
-    serves_v2,
-)
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._diagnostics import connection_test_result
-from airflow_provider_mlpipelines.hooks._endpoint_ops import PipelineEndpointOperations
-from airflow_provider_mlpipelines.hooks._publishing import (
-    SOURCE_RUN_PROPERTY,
-    choose_existing,
-    describe_source,
-    existing_pipelines,
-    newest,
-    source_properties,
-)
-from airflow_provider_mlpipelines.hooks._reports import (
-    FailedStep,
-    failed_steps,
-    render_run_failure,
-    step_names,
-    tail_lines,
-)
-from airflow_provider_mlpipelines.hooks._retry import RetryPolicy
-from airflow_provider_mlpipelines.hooks._submissions import RunSubmissions
-from airflow_provider_mlpipelines.hooks._tokens import SyncTokenProvider
-from airflow_provider_mlpipelines.hooks._transport import (
-    Call,
-    Reply,
-    SyncTransport,
-    build_call,
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_mlpipelines.hooks._v2_client import V2Client
-
-log = logging.getLogger(__name__)
+    from airflow_provider_mlpipelines.api.models import (
+        HistoryRun,
+        HistoryRunDetails,
+        PipelineEndpoint,
+        PipelineInterface,
+        PipelineRun,
+        PipelineSubmissionInfo,
+        PipelineVersion,
+        PublishedPipeline,
+        StepStatus,
+    )
+    from airflow_provider_mlpipelines.api.results import EndpointUpdate, SubmitUrl
+    from airflow_provider_mlpipelines.api.status import EntityStatus
+    from airflow_provider_mlpipelines.clients.protocol import PipelinesClient, RunTarget
 
 __all__ = ["AzureMLPipelinesAsyncHook", "AzureMLPipelinesHook"]
 
 
-class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPipelinesHookBase):
-    """Publish pipelines, manage pipeline endpoints, submit runs and read their state.
+class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
+    """Publish pipelines, manage endpoints, submit runs and read their state.
 
-    Every method makes authenticated REST calls with one pooled ``requests.Session``; failed
-    calls raise the classes of :mod:`airflow_provider_mlpipelines.exceptions`.
+    Every operation is the connection's API client's (:attr:`client`); failures raise the
+    classes of :mod:`airflow_provider_mlpipelines.exceptions`. On v2 a published pipeline is a
+    pipeline component version, an endpoint a batch endpoint, a version a deployment, a run a
+    pipeline job; what v2 lacks is refused, naming what to use instead.
 
     :param azure_ml_pipelines_conn_id: the Airflow connection (type ``azure_ml_pipelines``).
     :param max_retries: overrides the connection's ``max_retries``.
@@ -95,6 +69,27 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
 
     #: How a retry waits; tests may replace it on an instance.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    #: Build a submission from plain values (the same model for both APIs).
+    build_submission = staticmethod(build_submission)
+
+    def __init__(
+        self,
+        azure_ml_pipelines_conn_id: str = AzureMLPipelinesHookBase.default_conn_name,
+        *,
+        max_retries: int | None = None,
+        retry_backoff: float | None = None,
+        request_timeout: float | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(
+            azure_ml_pipelines_conn_id,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            request_timeout=request_timeout,
+            deadline=deadline,
+        )
+        self._runs_list_lag_seconds = RUNS_LIST_LAG_SECONDS
 
     # Airflow 2.11 reads the connection form only from the hook class's own attributes (not a
     # base class's); Airflow 3 reads get_provider_info() instead.
@@ -108,6 +103,7 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         """Hidden, relabelled and placeholder fields of the connection form (Airflow 2.11)."""
         return CONNECTION_UI_BEHAVIOUR
 
+    # Connection, credential, transport and client
     @cached_property
     def settings(self) -> ConnectionSettings:
         """The validated connection settings (read from Airflow once per hook)."""
@@ -129,37 +125,58 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
 
     @cached_property
     def transport(self) -> SyncTransport:
-        return SyncTransport(
-            self.settings, self.tokens, self.session, sleep=self.sleep, deadline=self.deadline
-        )
+        """Sends calls with :attr:`tokens` (v2: the ARM token) over :attr:`session`."""
+        return self._transport(self.tokens)
 
     @cached_property
-    def v2(self) -> V2Client | None:
-        """The v2 client on a v2 connection (``api`` extra), else ``None``.
-
-        Its ARM calls share this hook's transport; invokes and the pipeline-job header use
-        a second token, for the Azure ML audience, cached and renewed the same way.
-        """
-        if self.settings.api != "v2":
-            return None
-        from airflow_provider_mlpipelines.hooks._v2_client import V2Client
-
-        ml_tokens = SyncTokenProvider(self.settings, scope=self.settings.ml_scope)
-        ml = SyncTransport(
-            self.settings, ml_tokens, self.session, sleep=self.sleep, deadline=self.deadline
+    def client(self) -> PipelinesClient:
+        """The client of the API the connection names (``api`` extra: ``v1`` or ``v2``)."""
+        settings = self.settings
+        if settings.api == "v2":
+            # Invokes and the pipeline-job header need a second token, for the Azure ML
+            # audience, cached and renewed like the ARM one.
+            ml_tokens = SyncTokenProvider(settings, scope=settings.ml_scope)
+            return V2Client(settings, self.transport, self._transport(ml_tokens), self._sleep)
+        return V1Client(
+            settings,
+            self.transport,
+            sleep=self._sleep,
+            runs_list_lag_seconds=self._runs_list_lag_seconds,
         )
-        return V2Client(self.settings, self.transport, ml, sleep=self.sleep)
+
+    @property
+    def runs_list_lag_seconds(self) -> float:
+        """v1: how long a new run may take to show in its pipeline's runs list."""
+        return self._runs_list_lag_seconds
+
+    @runs_list_lag_seconds.setter
+    def runs_list_lag_seconds(self, value: float) -> None:
+        self._runs_list_lag_seconds = value
+        client = self.__dict__.get("client")
+        if isinstance(client, V1Client):
+            client.runs_list_lag_seconds = value
+
+    @property
+    def listing_lag_seconds(self) -> float:
+        """How long a new run may take to be found by :meth:`runs_of_task` (v2: none)."""
+        return self.client.listing_lag_seconds
+
+    def _sleep(self, seconds: float) -> None:
+        # Looked up at each wait, so that a test may replace ``sleep`` at any time.
+        self.sleep(seconds)
+
+    def _transport(self, tokens: SyncTokenProvider) -> SyncTransport:
+        return SyncTransport(
+            self.settings, tokens, self.session, sleep=self._sleep, deadline=self.deadline
+        )
 
     def get_conn(self) -> Any:
         """The ``requests.Session`` (Airflow's conventional accessor)."""
         return self.session
 
     def close(self) -> None:
-        """Close the session and the credential; the hook reopens them if used again."""
-        client = self.__dict__.pop("v2", None)
-        if client is not None:
-            client.ml.tokens.close()
-        for name in ("transport", "session", "tokens"):
+        """Close the session and the credentials; the hook reopens them if used again."""
+        for name in ("client", "transport", "session", "tokens"):
             resource = self.__dict__.pop(name, None)
             close = getattr(resource, "close", None)
             if close is not None:
@@ -171,66 +188,28 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ---------------------------------------------------------------------------------------
-    # Plumbing
-    # ---------------------------------------------------------------------------------------
-    def _call(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Call:
-        return build_call(self.settings, route, resource, **kwargs)
+    def test_connection(self) -> tuple[bool, str]:
+        """One real authenticated call: ``(True, summary)`` or ``(False, reason)``, no secret."""
+        no_retry = RetryPolicy(max_retries=0)
+        return connection_test_result(
+            lambda: self.settings, lambda: self.client.probe_workspace(no_retry)
+        )
 
-    def _send(self, call: Call, policy: RetryPolicy | None = None) -> Reply:
-        return self.transport.execute(call, policy=policy)
-
-    def _json(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Any:
-        return self._send(self._call(route, resource, **kwargs)).json()
-
-    # ---------------------------------------------------------------------------------------
-    # Published pipelines
-    # ---------------------------------------------------------------------------------------
-    @serves_v2
+    # Published pipelines (v2: pipeline component versions)
     def get_published_pipeline(self, pipeline_id: str) -> PublishedPipeline:
-        """A published pipeline.
+        """A published pipeline by id (v2: ARM id or ``azureml:name:version``)."""
+        return self.client.get_published_pipeline(pipeline_id)
 
-        :param pipeline_id: the published pipeline's id.
-        """
-        pipeline_id = check_id(pipeline_id, "pipeline_id")
-        data = self._json(routes.PIPELINE_GET, quoted(pipeline_id), pipeline_id=pipeline_id)
-        return PublishedPipeline.from_json(data)
-
-    @serves_v2
     def list_published_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
-        """Every published pipeline of the workspace.
+        """Every published pipeline; ``active_only`` leaves out disabled and deprecated ones."""
+        return self.client.list_published_pipelines(active_only)
 
-        :param active_only: leave out disabled and deprecated pipelines.
-        """
-        return self._list_published_pipelines(active_only)
-
-    def _list_published_pipelines(
-        self, active_only: bool, policy: RetryPolicy | None = None
-    ) -> list[PublishedPipeline]:
-        call = self._call(routes.PIPELINE_LIST, params=active_only_query(active_only))
-        data = self._send(call, policy).json()
-        return [PublishedPipeline.from_json(item) for item in data or []]
-
-    @serves_v2
     def find_published_pipeline(
         self, name: str, version: str | None = None, active_only: bool = True
     ) -> PublishedPipeline | None:
-        """The published pipeline called ``name`` (and ``version``), the newest if several.
+        """The newest published pipeline called ``name`` (and ``version``), else ``None``."""
+        return self.client.find_published_pipeline(name, version, active_only)
 
-        It says nothing of where the pipeline came from; to reuse a pipeline only when it was
-        published from a given run, see :mod:`~airflow_provider_mlpipelines.hooks._publishing`.
-
-        :param name: the pipeline's name (exact match).
-        :param version: its version; ``None`` matches every version.
-        :param active_only: ignore disabled and deprecated pipelines.
-        """
-        return newest(
-            p
-            for p in self.list_published_pipelines(active_only)
-            if p.name == name and (version is None or p.version == str(version))
-        )
-
-    @serves_v2
     def publish_pipeline_from_run(
         self,
         run_id: str,
@@ -241,39 +220,16 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         continue_on_step_failure: bool | None = None,
         properties: dict[str, str] | None = None,
     ) -> PublishedPipeline:
-        """Publish the graph of an existing pipeline run, as ``PipelineRun.publish_pipeline`` does.
-
-        The pipeline's properties record its source (``airflow.source_run_id`` and
-        ``airflow.source_graph_id``), which the service's answer does not otherwise name; they
-        take precedence over the same keys in ``properties``.
-
-        :param run_id: a pipeline run whose graph becomes the published pipeline.
-        :param name: the published pipeline's name.
-        :param version: its version label.
-        :param description: its description.
-        :param continue_on_step_failure: its default for continuing after a step fails.
-        :param properties: its properties.
-        """
-        run = self.get_pipeline_run(run_id)
-        if not run.graph_id:
-            raise AzureMLInvalidInputError(f"pipeline run {run_id!r} has no graph to publish")
-        graph = self._json(routes.GRAPH_GET, quoted(run.graph_id), graph_id=run.graph_id)
-        interface = self._json(routes.GRAPH_INTERFACE, quoted(run.graph_id), graph_id=run.graph_id)
-        info = PipelineCreationInfo(
+        """Publish the graph of the run ``run_id`` as ``name`` (``version``)."""
+        return self.client.publish_pipeline_from_run(
+            run_id,
             name=name,
+            version=version,
             description=description,
-            version=None if version is None else str(version),
-            graph=graph,
-            graph_interface=interface,
-            dataset_assignments=run.dataset_assignments or None,
-            continue_run_on_step_failure=continue_on_step_failure,
-            properties={**(properties or {}), **source_properties(run)},
+            continue_on_step_failure=continue_on_step_failure,
+            properties=properties,
         )
-        resource = f"{name!r} from run {run_id!r}"
-        call = self._call(routes.PIPELINE_CREATE, resource, body=info.to_json(), idempotent=False)
-        return PublishedPipeline.from_json(self._send(call).json())
 
-    @serves_v2
     def publish_pipeline_once(
         self,
         run_id: str,
@@ -282,239 +238,213 @@ class AzureMLPipelinesHook(RunSubmissions, PipelineEndpointOperations, AzureMLPi
         version: str | None = None,
         if_exists: str = "reuse",
         properties: dict[str, str] | None = None,
-        **publish_kwargs: Any,
+        description: str | None = None,
+        continue_on_step_failure: bool | None = None,
     ) -> tuple[PublishedPipeline, bool]:
         """Publish ``run_id`` as ``name`` unless a pipeline of the same source already is.
 
-        An active pipeline has the same source when it was published from this run or another
-        run of its graph, or this run is a run of it. With a ``version``, only that version
-        counts, and another source under it raises; without one, the same source under any
-        version counts, and other pipelines of the name do not matter.
-
-        :param run_id: the pipeline run to publish.
-        :param name: the pipeline's name.
-        :param version: its version label, or ``None``.
         :param if_exists: ``reuse`` returns the pipeline of the same source; ``fail`` raises
-            instead, unless that pipeline carries every one of ``properties`` (the same
-            publisher, e.g. an earlier try of one task instance, published it).
-        :param properties: properties of a new pipeline, which also mark the publisher.
-        :param publish_kwargs: ``description`` and ``continue_on_step_failure`` of a new one.
+            unless it carries every one of ``properties`` (the same publisher made it).
         :return: the pipeline, and whether it was published now.
-        :raises AzureMLConflictError: naming the existing pipeline and both runs.
         """
-        properties = dict(properties or {})
-        existing = existing_pipelines(
-            self.list_published_pipelines(active_only=True),
-            self.get_pipeline_run(run_id),
-            name,
-            version,
-        )
-        pipeline = choose_existing(
-            existing,
-            run_id=run_id,
+        return self.client.publish_pipeline_once(
+            run_id,
             name=name,
             version=version,
             if_exists=if_exists,
-            own_properties=properties,
+            properties=properties,
+            description=description,
+            continue_on_step_failure=continue_on_step_failure,
         )
-        if pipeline is not None:
-            log.info(
-                "Reusing published pipeline %s (%s version %s), published from %s",
-                pipeline.id,
-                name,
-                pipeline.version,
-                describe_source(pipeline),
-            )
-            return pipeline, False
-        pipeline = self.publish_pipeline_from_run(
-            run_id, name=name, version=version, properties=properties, **publish_kwargs
-        )
-        log.info("Published pipeline %s (%s) from run %s", pipeline.id, name, run_id)
-        if SOURCE_RUN_PROPERTY not in pipeline.properties:
-            log.warning(
-                "The service did not return the %s property of pipeline %s: a later publish "
-                "can recognise its source only by its graph",
-                SOURCE_RUN_PROPERTY,
-                pipeline.id,
-            )
-        return pipeline, True
 
-    @serves_v2
     def set_published_pipeline_status(self, pipeline_id: str, status: EntityStatus | str) -> None:
-        """Enable, disable or deprecate a published pipeline.
+        """Enable, disable or deprecate a published pipeline (name, code or enum)."""
+        self.client.set_published_pipeline_status(pipeline_id, status)
 
-        :param pipeline_id: the published pipeline.
-        :param status: ``Active``, ``Disabled`` or ``Deprecated`` (name, code or enum).
-        """
-        wanted = entity_status(status)
-        pipeline_id = check_id(pipeline_id, "pipeline_id")
-        self._send(
-            self._call(
-                routes.PIPELINE_SET_STATUS,
-                quoted(pipeline_id),
-                body=wanted.value,
-                pipeline_id=pipeline_id,
-            )
-        )
-
-    @serves_v2
     def get_pipeline_interface(self, pipeline_id: str) -> PipelineInterface:
-        """The parameters, data paths and datasets that a published pipeline declares.
+        """The parameters and data inputs a published pipeline declares."""
+        return self.client.get_pipeline_interface(pipeline_id)
 
-        :param pipeline_id: the published pipeline (its interface is read via its graph).
-        """
-        pipeline = self.get_published_pipeline(pipeline_id)
-        if not pipeline.graph_id:
-            raise AzureMLInvalidInputError(f"published pipeline {pipeline_id!r} has no graph id")
-        data = self._json(
-            routes.GRAPH_INTERFACE, quoted(pipeline.graph_id), graph_id=pipeline.graph_id
+    def get_pipeline_url(self, pipeline_id: str) -> str:
+        """The studio URL of a published pipeline (no I/O)."""
+        return self.client.get_pipeline_url(pipeline_id)
+
+    # Endpoints (v2: batch endpoints, whose versions are deployments)
+    def create_pipeline_endpoint(
+        self, name: str, pipeline_id: str, description: str | None = None
+    ) -> PipelineEndpoint:
+        """Create an endpoint whose first (default) version is ``pipeline_id``."""
+        return self.client.create_pipeline_endpoint(name, pipeline_id, description)
+
+    def get_pipeline_endpoint(
+        self, endpoint_id: str | None = None, *, name: str | None = None
+    ) -> PipelineEndpoint:
+        """The endpoint with ``endpoint_id`` or called ``name`` (give exactly one)."""
+        return self.client.get_pipeline_endpoint(endpoint_id, name=name)
+
+    def find_pipeline_endpoint(self, name: str) -> PipelineEndpoint | None:
+        """The endpoint called ``name``, or ``None`` if there is none."""
+        return self.client.find_pipeline_endpoint(name)
+
+    def list_pipeline_endpoints(
+        self, active_only: bool = True, batch_size: int = 100
+    ) -> list[PipelineEndpoint]:
+        """The workspace's endpoints (at most ``batch_size``)."""
+        return self.client.list_pipeline_endpoints(active_only, batch_size)
+
+    def add_pipeline_to_endpoint(
+        self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
+    ) -> PipelineEndpoint:
+        """Add ``pipeline_id`` as the endpoint's next version (kept if already there)."""
+        return self.client.add_pipeline_to_endpoint(
+            endpoint_id, pipeline_id, set_default=set_default
         )
-        return PipelineInterface.from_json(data)
 
-    # ---------------------------------------------------------------------------------------
-    # Runs
-    # ---------------------------------------------------------------------------------------
-    @serves_v2
+    def add_pipeline_version(
+        self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
+    ) -> EndpointUpdate:
+        """Like :meth:`add_pipeline_to_endpoint`, and say which default version it replaced."""
+        return self.client.add_pipeline_version(endpoint_id, pipeline_id, set_default=set_default)
+
+    def ensure_pipeline_in_endpoint(
+        self,
+        name: str,
+        pipeline_id: str,
+        *,
+        description: str | None = None,
+        set_default: bool = True,
+        deployment_name: str | None = None,
+    ) -> EndpointUpdate:
+        """Put ``pipeline_id`` behind the endpoint ``name``, creating the endpoint if needed.
+
+        :param deployment_name: v2 only: the deployment's name (derived when ``None``).
+        """
+        return self.client.ensure_pipeline_in_endpoint(
+            name,
+            pipeline_id,
+            description=description,
+            set_default=set_default,
+            deployment_name=deployment_name,
+        )
+
+    def set_pipeline_endpoint_default_version(
+        self, endpoint_id: str, version: str
+    ) -> PipelineEndpoint:
+        """Make ``version`` the default; an unknown version is refused before any write."""
+        return self.client.set_pipeline_endpoint_default_version(endpoint_id, version)
+
+    def change_default_version(self, endpoint_id: str, version: str) -> EndpointUpdate:
+        """Make ``version`` the default, and say which default it replaced."""
+        return self.client.change_default_version(endpoint_id, version)
+
+    def set_pipeline_endpoint_status(
+        self, endpoint_id: str, status: EntityStatus | str
+    ) -> PipelineEndpoint:
+        """Enable or disable an endpoint (name, code or enum)."""
+        return self.client.set_pipeline_endpoint_status(endpoint_id, status)
+
+    def list_pipeline_endpoint_versions(self, endpoint_id: str) -> list[PipelineVersion]:
+        """The endpoint's versions and the pipelines behind them."""
+        return self.client.list_pipeline_endpoint_versions(endpoint_id)
+
+    def list_pipeline_endpoint_pipelines(
+        self, endpoint_id: str, active_only: bool = False
+    ) -> list[PublishedPipeline]:
+        """The published pipelines behind the endpoint's versions."""
+        return self.client.list_pipeline_endpoint_pipelines(endpoint_id, active_only)
+
+    # Submissions
+    def check_submission(
+        self, submission: PipelineSubmissionInfo, parent_run_id: str | None = None
+    ) -> None:
+        """Refuse, before anything is sent, what the connection's API cannot run."""
+        self.client.check_submission(submission, parent_run_id)
+
+    def validate_submission(
+        self, interface: PipelineInterface, submission: PipelineSubmissionInfo, *, target: str
+    ) -> None:
+        """Check a submission against the declared inputs; ``target`` names it in messages."""
+        self.client.validate_submission(interface, submission, target=target)
+
+    def submit_pipeline_run(
+        self,
+        pipeline_id: str,
+        submission: PipelineSubmissionInfo,
+        *,
+        parent_run_id: str | None = None,
+    ) -> PipelineRun:
+        """Submit a run of ``pipeline_id``; an ambiguous failure is looked up, not resent."""
+        return self.client.submit_pipeline_run(pipeline_id, submission, parent_run_id=parent_run_id)
+
+    def submit_pipeline_endpoint_run(
+        self,
+        endpoint_id: str,
+        submission: PipelineSubmissionInfo,
+        *,
+        pipeline_version: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> PipelineRun:
+        """Submit a run to an endpoint: its default version, or ``pipeline_version``."""
+        return self.client.submit_pipeline_endpoint_run(
+            endpoint_id,
+            submission,
+            pipeline_version=pipeline_version,
+            parent_run_id=parent_run_id,
+        )
+
+    def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
+        """Submit to a pipeline's or endpoint's submit ``Url`` of the connection's workspace."""
+        return self.client.submit_to_url(url, submission)
+
+    def parse_submit_url(self, url: str) -> SubmitUrl:
+        """Read a submit ``Url`` without calling the service (refused if not the workspace's)."""
+        return self.client.parse_submit_url(url)
+
+    def runs_of_task(
+        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
+    ) -> list[PipelineRun]:
+        """The runs that tries ``tries`` of the task instance ``identity`` submitted."""
+        return self.client.runs_of_task(target, identity, tries)
+
+    def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        """Every run of a published pipeline (the list may lag behind new runs)."""
+        return self.client.list_pipeline_runs(pipeline_id)
+
+    # Runs (v2: pipeline jobs) and their steps
     def get_pipeline_run(self, run_id: str) -> PipelineRun:
-        """A pipeline run and its status.
+        """A run and its status."""
+        return self.client.get_pipeline_run(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        return PipelineRun.from_json(self._send(_calls.run_call(self.settings, run_id)).json())
-
-    @serves_v2
     def cancel_pipeline_run(self, run_id: str) -> None:
-        """Ask the service to cancel a pipeline run.
+        """Ask the service to cancel a run."""
+        self.client.cancel_pipeline_run(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        self._send(_calls.cancel_call(self.settings, run_id))
-
-    @serves_v2
     def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
-        """The status of each step (graph node) of a run, by node id.
+        """The status of each step of a run, by node id (v2: by step name)."""
+        return self.client.get_step_statuses(run_id)
 
-        :param run_id: the pipeline run.
-        """
-        reply = self._send(_calls.step_statuses_call(self.settings, run_id))
-        return StepStatus.map_from_json(reply.json())
-
-    @serves_v2
     def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
-        """A step's log.
+        """A step's log: ``STDOUT``, ``STDERR`` or ``JobLog``."""
+        return self.client.get_step_log(run_id, node_id, kind)
 
-        :param run_id: the pipeline run.
-        :param node_id: the step's node id (a key of :meth:`get_step_statuses`).
-        :param kind: ``STDOUT``, ``STDERR`` or ``JobLog`` (``routes.STEP_LOG_KINDS``).
-        """
-        call = _calls.step_log_call(self.settings, run_id, node_id, check_log_kind(kind))
-        return self._send(call).text_value()
-
-    @serves_v2
     def get_history_run(self, run_id: str, experiment_name: str | None = None) -> HistoryRun:
-        """A run as run history reports it (a pipeline run or a step run).
+        """A run as run history reports it (a pipeline run or a step run)."""
+        return self.client.get_history_run(run_id, experiment_name)
 
-        :param run_id: the run.
-        :param experiment_name: its experiment, when known (selects the experiment route).
-        """
-        return HistoryRun.from_json(
-            self._send(_calls.history_run_call(self.settings, run_id, experiment_name)).json()
-        )
-
-    @serves_v2
     def get_history_run_details(self, run_id: str, experiment_name: str) -> HistoryRunDetails:
-        """The run-history ``details`` of a run: status, error, warnings, log files.
+        """The run-history ``details`` of a run: status, error, warnings, log files."""
+        return self.client.get_history_run_details(run_id, experiment_name)
 
-        :param run_id: the run.
-        :param experiment_name: its experiment.
-        """
-        call = _calls.history_details_call(self.settings, run_id, experiment_name)
-        return HistoryRunDetails.from_json(self._send(call).json())
-
-    @serves_v2
     def list_child_runs(
         self, run_id: str, experiment_name: str, page_size: int = 500
     ) -> list[HistoryRun]:
-        """Every child run (step run) of a run, following continuation tokens.
+        """Every child run (step run) of a run, following continuation tokens."""
+        return self.client.list_child_runs(run_id, experiment_name, page_size)
 
-        :param run_id: the parent run.
-        :param experiment_name: its experiment.
-        :param page_size: runs per page (``$top``).
-        """
-        children: list[HistoryRun] = []
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            call = _calls.child_page_call(self.settings, run_id, experiment_name, page_size, token)
-            page = HistoryRunPage.from_json(self._send(call).json())
-            children.extend(page.value)
-            token = _calls.next_continuation(page.continuation_token, seen)
-            if token is None:
-                return children
-
-    @serves_v2
     def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
-        """A readable account of a failed or canceled run, for exception messages.
+        """A failed or canceled run's account: each failed step with its stderr's tail."""
+        return self.client.describe_run_failure(run_id, max_log_lines)
 
-        It names each failed step (node id, name when known, status, status detail) with the
-        last ``max_log_lines`` lines of its stderr.
-
-        :param run_id: the pipeline run.
-        :param max_log_lines: stderr lines kept per failed step.
-        """
-        run = self.get_pipeline_run(run_id)
-        failed = failed_steps(self.get_step_statuses(run_id))
-        names = self._step_names(run) if failed else {}
-        items = [self._failed_step(run_id, step, names, max_log_lines) for step in failed]
-        return render_run_failure(run, items, max_log_lines)
-
-    def _failed_step(
-        self, run_id: str, step: StepStatus, names: Mapping[str, str], max_log_lines: int
-    ) -> FailedStep:
-        try:
-            tail = tail_lines(self.get_step_log(run_id, step.node_id), max_log_lines)
-        except AzureMLPipelinesError as exc:
-            return FailedStep(step, names.get(step.node_id), log_problem=str(exc))
-        return FailedStep(step, names.get(step.node_id), log_tail=tail)
-
-    def _step_names(self, run: PipelineRun) -> dict[str, str]:
-        if not run.experiment_name:
-            return {}
-        try:
-            return step_names(self.list_child_runs(run.id, run.experiment_name))
-        except AzureMLPipelinesError as exc:
-            log.info("Step names of run %s unavailable: %s", run.id, exc)
-            return {}
-
-    # ---------------------------------------------------------------------------------------
-    # URLs and diagnostics
-    # ---------------------------------------------------------------------------------------
     def get_run_url(self, run_id: str) -> str:
-        """The studio URL of a run (no I/O besides reading the connection).
-
-        :param run_id: the run.
-        """
-        return self._studio_url(self.settings, "runs", run_id)
-
-    @serves_v2
-    def get_pipeline_url(self, pipeline_id: str) -> str:
-        """The studio URL of a published pipeline.
-
-        :param pipeline_id: the published pipeline.
-        """
-        return self._studio_url(self.settings, "pipelines", pipeline_id)
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Make one real authenticated call (list pipelines) and explain any failure.
-
-        :return: ``(True, summary)`` or ``(False, reason)``; never contains the secret.
-        """
-        no_retry = RetryPolicy(max_retries=0)
-
-        def probe() -> int:
-            client = self.v2
-            if client is not None:
-                return client.count_endpoints(no_retry)
-            return len(self._list_published_pipelines(True, no_retry))
-
-        return connection_test_result(lambda: self.settings, probe)
+        """The studio URL of a run (no I/O besides reading the connection)."""
+        return self.client.get_run_url(run_id)

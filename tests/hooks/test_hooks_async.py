@@ -10,12 +10,12 @@ import pytest
 from hook_helpers import ASYNC_RENEWABLE_TOKEN_LIFETIME, await_past_renewal_point, wait_for_run
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus, StepRunStatus
+from airflow_provider_mlpipelines.clients.core.async_transport import CONNECTION_LIMIT
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
 )
-from airflow_provider_mlpipelines.hooks._async_transport import CONNECTION_LIMIT
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
     AzureMLPipelinesAsyncHook,
     AzureMLPipelinesHook,

@@ -16,18 +16,18 @@ import pytest
 
 from airflow_provider_mlpipelines._compat import BaseHook
 from airflow_provider_mlpipelines.api.clouds import normalize_region
+from airflow_provider_mlpipelines.clients.core.credentials import (
+    _credential_options as credential_options,
+)
+from airflow_provider_mlpipelines.clients.core.settings import (
+    ConnectionSettings,
+    settings_from_connection,
+)
 from airflow_provider_mlpipelines.emulator.app import SERVICE_ROUTES
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAuthenticationError,
     AzureMLInvalidInputError,
-)
-from airflow_provider_mlpipelines.hooks._connection import (
-    ConnectionSettings,
-    settings_from_connection,
-)
-from airflow_provider_mlpipelines.hooks._connection import (
-    _credential_options as credential_options,
 )
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
     AzureMLPipelinesAsyncHook,

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines._compat import BaseHook
-from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError
-from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIOUR
-from airflow_provider_mlpipelines.hooks._connection import (
+from airflow_provider_mlpipelines.clients.core.credentials import build_credential
+from airflow_provider_mlpipelines.clients.core.settings import (
     ConnectionSettings,
-    build_credential,
     settings_from_connection,
 )
+from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError
+from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIOUR
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 SECRET = "s3cr3t-value-never-shown"

@@ -14,14 +14,14 @@ import pytest
 from hook_fault_proxy import Fault, FaultProxy
 from hook_helpers import Faults, publish
 
+from airflow_provider_mlpipelines.clients.v1.endpoint_changes import endpoint_by_name
+from airflow_provider_mlpipelines.clients.v1.endpoints import MAX_ENDPOINT_UPDATE_ATTEMPTS
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
     AzureMLNotFoundError,
     AzureMLThrottledError,
 )
-from airflow_provider_mlpipelines.hooks._endpoint_ops import MAX_ENDPOINT_UPDATE_ATTEMPTS
-from airflow_provider_mlpipelines.hooks._endpoints import endpoint_by_name
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 ConnMaker = Callable[..., str]

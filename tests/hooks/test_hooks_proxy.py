@@ -23,9 +23,9 @@ import pytest
 from connect_proxy import ConnectProxy, running_connect_proxy
 from hook_helpers import conn_json
 
+from airflow_provider_mlpipelines.clients.core.async_transport import env_proxy
+from airflow_provider_mlpipelines.clients.core.tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
-from airflow_provider_mlpipelines.hooks._async_transport import env_proxy
-from airflow_provider_mlpipelines.hooks._tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from airflow_provider_mlpipelines.triggers.azure_ml_pipelines import AzureMLPipelineRunTrigger
 from tests.airflow_helpers import load_dagbag, task_state

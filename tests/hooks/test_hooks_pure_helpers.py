@@ -19,6 +19,20 @@ from airflow_provider_mlpipelines.api.status import (
     PipelineRunStatus,
     StepRunStatus,
 )
+from airflow_provider_mlpipelines.clients.core.errors import (
+    Operation,
+    connection_error,
+    response_error,
+)
+from airflow_provider_mlpipelines.clients.core.reports import (
+    FailedStep,
+    failed_steps,
+    render_run_failure,
+    step_names,
+    tail_lines,
+)
+from airflow_provider_mlpipelines.clients.core.tokens import TokenCache, scrub
+from airflow_provider_mlpipelines.clients.v1 import endpoint_changes as _endpoints
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAuthenticationError,
     AzureMLBadRequestError,
@@ -29,20 +43,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLServiceError,
     AzureMLThrottledError,
 )
-from airflow_provider_mlpipelines.hooks import _endpoints
-from airflow_provider_mlpipelines.hooks._errors import (
-    Operation,
-    connection_error,
-    response_error,
-)
-from airflow_provider_mlpipelines.hooks._reports import (
-    FailedStep,
-    failed_steps,
-    render_run_failure,
-    step_names,
-    tail_lines,
-)
-from airflow_provider_mlpipelines.hooks._tokens import TokenCache, scrub
 
 
 # --------------------------------------------------------------------------------------------

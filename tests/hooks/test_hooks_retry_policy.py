@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from airflow_provider_mlpipelines.hooks._retry import (
+from airflow_provider_mlpipelines.clients.core.retry import (
     Action,
     AttemptOutcome,
     RetryPolicy,
@@ -174,8 +174,8 @@ def test_ambiguity(outcome: AttemptOutcome, ambiguous: bool) -> None:
 
 
 def test_a_cancel_keeps_its_retries_after_the_deadline() -> None:
-    from airflow_provider_mlpipelines.hooks._errors import Operation
-    from airflow_provider_mlpipelines.hooks._transport import Call
+    from airflow_provider_mlpipelines.clients.core.errors import Operation
+    from airflow_provider_mlpipelines.clients.core.transport import Call
 
     past = policy(deadline=NOW - 1)
     bounded = Call(Operation("get run"), "GET", "https://x/run")

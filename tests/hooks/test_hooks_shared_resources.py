@@ -19,11 +19,11 @@ import pytest
 from azure.core.credentials import AccessToken
 from hook_helpers import ASYNC_RENEWABLE_TOKEN_LIFETIME, await_past_renewal_point
 
+from airflow_provider_mlpipelines.clients.core.async_transport import SHARED_SESSIONS
+from airflow_provider_mlpipelines.clients.core.settings import settings_from_connection
+from airflow_provider_mlpipelines.clients.core.tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import AzureMLAuthenticationError
-from airflow_provider_mlpipelines.hooks._async_transport import SHARED_SESSIONS
-from airflow_provider_mlpipelines.hooks._connection import settings_from_connection
-from airflow_provider_mlpipelines.hooks._tokens import SHARED_TOKENS, TokenKey
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import (
     AzureMLPipelinesAsyncHook,
     AzureMLPipelinesHook,

@@ -16,16 +16,16 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineRun,
     PipelineSubmissionInfo,
 )
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
 from airflow_provider_mlpipelines.api.status import ParameterType
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._requests import (
-    SUBMISSION_ID_TAG,
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.v1.bodies import (
     find_submitted_run,
     parse_submit_url,
     validate_submission,
     with_submission_id,
 )
+from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 build = AzureMLPipelinesHook.build_submission

@@ -16,8 +16,9 @@ import pytest
 from hook_helpers import SleepRecorder, conn_json, publish, runs_tagged
 
 from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
+from airflow_provider_mlpipelines.clients.v1.bodies import runs_page
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
-from airflow_provider_mlpipelines.hooks._requests import SUBMISSION_ID_TAG, runs_page
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 
 CONN_ID = "aml_submit_lookup"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines._compat import BaseHook
+from airflow_provider_mlpipelines.clients.core.settings import settings_from_connection
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConnectionConfigError,
@@ -22,7 +23,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLServerError,
 )
 from airflow_provider_mlpipelines.get_provider_info import get_provider_info
-from airflow_provider_mlpipelines.hooks._connection import settings_from_connection
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from tests.v2_helpers import (
     Deployed,
@@ -200,7 +200,7 @@ def test_publish_pipeline_from_run_registers_a_component_of_the_job(
 def test_the_run_history_host_is_discovered_once_per_workspace_and_process(
     emulator_v2: EmulatorProcess, v2_emulator: tuple[EmulatorProcess, str], deployed: Deployed
 ) -> None:
-    from airflow_provider_mlpipelines.hooks import _v2_calls
+    from airflow_provider_mlpipelines.clients.v2 import calls as _v2_calls
 
     with AzureMLPipelinesHook(v2_emulator[1]) as hook:
         job = hook.submit_pipeline_endpoint_run(

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from airflow_provider_mlpipelines.api.status import EntityStatus
+from airflow_provider_mlpipelines.clients.core.submission_input import check_experiment_name
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
-from airflow_provider_mlpipelines.hooks._requests import check_experiment_name
 from airflow_provider_mlpipelines.operators._base import (
     check_exactly_one,
     check_identifier,

@@ -21,6 +21,7 @@ PARSE_TIME_IMPORTS = (
 #: Needed only while a task or trigger runs.
 RUN_TIME_ONLY = (
     "airflow_provider_mlpipelines.hooks",
+    "airflow_provider_mlpipelines.clients",
     "airflow_provider_mlpipelines.triggers",
     "airflow_provider_mlpipelines.emulator",
     "airflow_provider_mlpipelines.api.models",

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.clients.core.publishing import (
+    SOURCE_GRAPH_PROPERTY,
+    SOURCE_RUN_PROPERTY,
+)
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLServerError,
-)
-from airflow_provider_mlpipelines.hooks._publishing import (
-    SOURCE_GRAPH_PROPERTY,
-    SOURCE_RUN_PROPERTY,
 )
 from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
     AzureMLPublishPipelineOperator,

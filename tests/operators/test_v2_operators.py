@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mlpipelines.clients.v2.calls import task_job_name
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLPipelineRunCanceledError,
     AzureMLPipelineRunTimeoutError,
 )
-from airflow_provider_mlpipelines.hooks._v2_calls import task_job_name
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
     AzureMLPipelineEndpointOperator,

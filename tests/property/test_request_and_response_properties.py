@@ -28,11 +28,8 @@ from airflow_provider_mlpipelines.api.status import (
     PipelineRunStatus,
     StepRunStatus,
 )
-from airflow_provider_mlpipelines.hooks._requests import (
-    build_submission,
-    converts_to,
-    validate_submission,
-)
+from airflow_provider_mlpipelines.clients.core.submission_input import build_submission
+from airflow_provider_mlpipelines.clients.v1.bodies import converts_to, validate_submission
 
 QUICK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

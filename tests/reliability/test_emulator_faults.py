@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_mlpipelines.clients.core.submission_input import build_submission
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
-from airflow_provider_mlpipelines.hooks._requests import build_submission
 
 from .conftest import EmulatorAdmin
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.clients.v2.calls import task_job_name
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
-from airflow_provider_mlpipelines.hooks._v2_calls import task_job_name
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from tests.airflow_helpers import deferrals, task_state, xcom
 from tests.operators.conftest import dagbag  # noqa: F401  (the DAGs of tests/dags)

@@ -1,6 +1,6 @@
 """v2 resources: pipeline component versions, batch endpoints and their deployments.
 
-The part of :class:`~airflow_provider_mlpipelines.hooks._v2_client.V2Client` that reads and
+The part of :class:`~airflow_provider_mlpipelines.clients.v2.client.V2Client` that reads and
 writes ARM resources, with the long-running operations their writes start (contract sections
 2, 4, 5 and 6). Endpoints come back as the provider's :class:`PipelineEndpoint`, whose versions
 are the deployments (version = deployment name, pipeline id = deployed component's ARM id).
@@ -18,6 +18,8 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineVersion,
     PublishedPipeline,
 )
+from airflow_provider_mlpipelines.api.results import EndpointUpdate
+from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.api.v2 import bodies, routes
 from airflow_provider_mlpipelines.api.v2.models import (
     BatchDeployment,
@@ -26,16 +28,16 @@ from airflow_provider_mlpipelines.api.v2.models import (
     page_items,
     pick,
 )
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.transport import Call, Reply, SyncTransport
+from airflow_provider_mlpipelines.clients.v2 import calls
+from airflow_provider_mlpipelines.clients.v2.gaps import refuse
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
 )
-from airflow_provider_mlpipelines.hooks import _v2_calls as calls
-from airflow_provider_mlpipelines.hooks._base import check_id, quoted
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._endpoints import EndpointUpdate
-from airflow_provider_mlpipelines.hooks._transport import Call, Reply, SyncTransport
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class V2Resources:
 
     :param settings: the connection settings.
     :param arm: a transport whose tokens are for Azure Resource Manager.
+    :param ml: a transport whose tokens are for Azure ML (invoke, the pipeline-job header).
     :param sleep: how to wait between polls of a long-running operation.
     """
 
@@ -58,13 +61,19 @@ class V2Resources:
         self,
         settings: ConnectionSettings,
         arm: SyncTransport,
+        ml: SyncTransport,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
+        self._settings = settings
         self.arm = arm
+        self.ml = ml
         self.sleep = sleep
         self._components: dict[str, ComponentVersion] = {}
         self._location: str | None = None
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self._settings
 
     # ---------------------------------------------------------------------------------------
     # Components (v1: published pipelines)
@@ -98,7 +107,7 @@ class V2Resources:
 
     @staticmethod
     def pipeline_of(component: ComponentVersion) -> PublishedPipeline:
-        from airflow_provider_mlpipelines.hooks._publishing import SOURCE_RUN_PROPERTY
+        from airflow_provider_mlpipelines.clients.core.publishing import SOURCE_RUN_PROPERTY
 
         properties = dict(component.tags)
         if component.source_job:
@@ -251,10 +260,62 @@ class V2Resources:
     ) -> PipelineEndpoint:
         return self.change_default_version(endpoint_id, version).endpoint
 
-    def set_pipeline_endpoint_status(self, endpoint_id: str, status: Any) -> PipelineEndpoint:
-        from airflow_provider_mlpipelines.hooks._v2_client import refuse
-
+    def set_pipeline_endpoint_status(
+        self, endpoint_id: str, status: EntityStatus | str
+    ) -> PipelineEndpoint:
         raise refuse("endpoint status")
+
+    def create_pipeline_endpoint(
+        self, name: str, pipeline_id: str, description: str | None = None
+    ) -> PipelineEndpoint:
+        """Create the batch endpoint ``name`` with a deployment of ``pipeline_id`` as default.
+
+        :raises AzureMLConflictError: the endpoint exists already (as v1 answers 409).
+        """
+        if self.find_pipeline_endpoint(name) is not None:
+            raise AzureMLConflictError(
+                "create batch endpoint", quoted(name), message="the endpoint exists already"
+            )
+        return self.ensure_pipeline_in_endpoint(name, pipeline_id, description=description).endpoint
+
+    def list_pipeline_endpoints(
+        self, active_only: bool = True, batch_size: int = 100
+    ) -> list[PipelineEndpoint]:
+        """The workspace's batch endpoints (the first ``batch_size``), with their deployments.
+
+        Every v2 endpoint is active (v2 has no disabled endpoints), so ``active_only`` keeps all.
+        """
+        call = calls.arm_call(self.settings, routes.ENDPOINT_LIST)
+        endpoints = [BatchEndpoint.from_json(item) for item in self._all_pages(call)]
+        return [
+            self.pipeline_endpoint(endpoint, self.deployments(endpoint.name))
+            for endpoint in endpoints[: max(0, int(batch_size))]
+        ]
+
+    def add_pipeline_version(
+        self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
+    ) -> EndpointUpdate:
+        """Deploy ``pipeline_id`` behind the existing batch endpoint ``endpoint_id``; a component
+        deployed there already keeps its deployment."""
+        endpoint = self.batch_endpoint(endpoint_id)
+        return self.ensure_pipeline_in_endpoint(endpoint.name, pipeline_id, set_default=set_default)
+
+    def add_pipeline_to_endpoint(
+        self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
+    ) -> PipelineEndpoint:
+        return self.add_pipeline_version(endpoint_id, pipeline_id, set_default=set_default).endpoint
+
+    def list_pipeline_endpoint_versions(self, endpoint_id: str) -> list[PipelineVersion]:
+        """The endpoint's deployments as versions (version = deployment name)."""
+        return self.get_pipeline_endpoint(endpoint_id).versions
+
+    def list_pipeline_endpoint_pipelines(
+        self, endpoint_id: str, active_only: bool = False
+    ) -> list[PublishedPipeline]:
+        """The component versions the endpoint's deployments run (v2 components are never
+        disabled, so ``active_only`` keeps all)."""
+        versions = self.list_pipeline_endpoint_versions(endpoint_id)
+        return [self.pipeline_of(self.component(v.pipeline_id)) for v in versions if v.pipeline_id]
 
     def location(self) -> str:
         """The workspace's region, which every endpoint and deployment PUT carries."""

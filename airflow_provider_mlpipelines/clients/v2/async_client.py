@@ -1,7 +1,7 @@
-"""What the async hook (the triggers' hook) does on a v2 connection: read, cancel and explain jobs.
+"""The async v2 client: read, cancel and explain pipeline jobs from the triggerer's event loop.
 
 The same calls and the same mapping to shared models as the sync v2 client
-(:mod:`~airflow_provider_mlpipelines.hooks._v2_calls`), over the async transport.
+(:mod:`~airflow_provider_mlpipelines.clients.v2.calls`), over the async transport.
 """
 
 from __future__ import annotations
@@ -13,16 +13,23 @@ from typing import Any
 from airflow_provider_mlpipelines.api.models import HistoryRun, PipelineRun, StepStatus
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import pick
-from airflow_provider_mlpipelines.hooks import _v2_calls as calls
-from airflow_provider_mlpipelines.hooks._async_transport import AsyncTransport
-from airflow_provider_mlpipelines.hooks._reports import FailedStep, failed_steps, render_run_failure
-from airflow_provider_mlpipelines.hooks._transport import Call, Reply
-from airflow_provider_mlpipelines.hooks._v2_client import V2_GAPS, refuse
-from airflow_provider_mlpipelines.hooks._v2_resources import V2Resources
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
+from airflow_provider_mlpipelines.clients.core.reports import (
+    FailedStep,
+    failed_steps,
+    render_run_failure,
+)
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.studio import studio_url
+from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
+from airflow_provider_mlpipelines.clients.v2 import calls
+from airflow_provider_mlpipelines.clients.v2.gaps import V2_GAPS, refuse
+from airflow_provider_mlpipelines.clients.v2.resources import V2Resources
 
 
-class AsyncV2Runs:
-    """v2 jobs for the async hook.
+class AsyncV2Client:
+    """v2 jobs for the async hook: implements
+    :class:`~airflow_provider_mlpipelines.clients.protocol.AsyncPipelinesClient`.
 
     :param transport: an async transport whose tokens are for Azure Resource Manager.
     :param sleep: how to wait between polls of a long-running operation.
@@ -32,8 +39,11 @@ class AsyncV2Runs:
         self, transport: AsyncTransport, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     ) -> None:
         self.transport = transport
-        self.settings = transport.settings
         self.sleep = sleep
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.transport.settings
 
     async def _json(self, call: Call) -> Any:
         return (await self.transport.execute(call)).json()
@@ -46,6 +56,15 @@ class AsyncV2Runs:
         await self._finish_operation(call, await self.transport.execute(call))
 
     async def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
+        return calls.step_statuses(await self._children(run_id))
+
+    async def list_child_runs(
+        self, run_id: str, experiment_name: str, page_size: int = 500
+    ) -> list[HistoryRun]:
+        """A job's steps from run history (see the sync client's for the unused arguments)."""
+        return await self._children(run_id)
+
+    async def _children(self, run_id: str) -> list[HistoryRun]:
         children: list[HistoryRun] = []
         token: str | None = None
         seen: set[str] = set()
@@ -56,7 +75,7 @@ class AsyncV2Runs:
             )
             children.extend(page)
             if not token or token in seen:
-                return calls.step_statuses(children)
+                return children
             seen.add(token)
 
     async def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
@@ -67,6 +86,10 @@ class AsyncV2Runs:
 
     async def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
         raise refuse("step logs")
+
+    def get_run_url(self, run_id: str) -> str:
+        """The studio page of a job (no I/O)."""
+        return studio_url(self.settings, "runs", run_id)
 
     async def _history(self) -> str:
         # Once per workspace and process: a triggerer's thousands of triggers share it.

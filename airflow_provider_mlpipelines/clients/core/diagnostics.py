@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.tokens import scrub
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAuthenticationError,
     AzureMLConnectionConfigError,
@@ -11,8 +13,6 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLPipelinesError,
     AzureMLServiceError,
 )
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._tokens import scrub
 
 _TLS_ERROR_NAMES = ("SSLError", "ClientConnectorCertificateError", "ClientSSLError")
 _TLS_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "SSLError", "SSL:")

@@ -26,10 +26,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._retry import Action, AttemptOutcome, RetryPolicy
-from airflow_provider_mlpipelines.hooks._tokens import AsyncTokenProvider
-from airflow_provider_mlpipelines.hooks._transport import (
+from airflow_provider_mlpipelines.clients.core.retry import Action, AttemptOutcome, RetryPolicy
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.tokens import AsyncTokenProvider
+from airflow_provider_mlpipelines.clients.core.transport import (
     AttemptSequence,
     Call,
     Reply,

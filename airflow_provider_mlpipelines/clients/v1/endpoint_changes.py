@@ -1,4 +1,4 @@
-"""Read-modify-write changes of a pipeline endpoint (pure: the hooks do the GET and the PUT).
+"""Read-modify-write changes of a pipeline endpoint (pure: the v1 client does the GET and the PUT).
 
 The service updates an endpoint by a PUT of the whole entity. Each function here takes the
 entity as read and returns the entity to write, or says that nothing needs writing.
@@ -28,22 +28,6 @@ class EndpointChange:
     endpoint: PipelineEndpoint
     changed: bool
     description: str
-
-
-@dataclass(frozen=True)
-class EndpointUpdate:
-    """What a read-modify-write of an endpoint did.
-
-    :param endpoint: the endpoint afterwards.
-    :param changed: whether this call wrote a change (``False``: it was in place already).
-    :param replaced_default: the default version this call replaced, or ``None`` when the
-        default did not change; a rollback target is only ever this value, so it can never
-        name the version that is the default now.
-    """
-
-    endpoint: PipelineEndpoint
-    changed: bool
-    replaced_default: str | None = None
 
 
 def replaced_default(before: PipelineEndpoint, after: PipelineEndpoint) -> str | None:

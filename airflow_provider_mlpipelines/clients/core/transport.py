@@ -2,7 +2,7 @@
 
 :class:`Call` describes an operation independently of the HTTP library, so the async
 transport builds the same calls; the retry decisions come from the shared
-:class:`~airflow_provider_mlpipelines.hooks._retry.RetryPolicy`.
+:class:`~airflow_provider_mlpipelines.clients.core.retry.RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_mlpipelines.api.routes import Route
-from airflow_provider_mlpipelines.exceptions import AzureMLServerError, AzureMLServiceError
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._errors import (
+from airflow_provider_mlpipelines.clients.core.errors import (
     Operation,
     connection_error,
     describe_exception,
     parse_json,
     response_error,
 )
-from airflow_provider_mlpipelines.hooks._retry import Action, AttemptOutcome, Decision, RetryPolicy
-from airflow_provider_mlpipelines.hooks._tokens import SyncTokenProvider
+from airflow_provider_mlpipelines.clients.core.retry import (
+    Action,
+    AttemptOutcome,
+    Decision,
+    RetryPolicy,
+)
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.tokens import SyncTokenProvider
+from airflow_provider_mlpipelines.exceptions import AzureMLServerError, AzureMLServiceError
 
 log = logging.getLogger(__name__)
 
@@ -61,40 +65,6 @@ class Call:
     def policy_within(self, policy: RetryPolicy, deadline: float | None) -> RetryPolicy:
         """``policy`` limited by ``deadline``, unless this call is not bounded by it."""
         return policy.until(deadline) if self.bounded else policy
-
-
-def build_call(
-    settings: ConnectionSettings,
-    route: Route,
-    resource: str | None = None,
-    *,
-    params: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    body: Any = None,
-    idempotent: bool = True,
-    checkable: bool = False,
-    bounded: bool = True,
-    **values: str,
-) -> Call:
-    """A :class:`Call` for ``route`` in the connection's workspace.
-
-    :param settings: the connection settings (base URL and workspace).
-    :param route: the route template.
-    :param resource: the object it applies to, for messages, e.g. ``"'abc'"``.
-    :param values: the route's own placeholders (``pipeline_id=...``).
-    """
-    path = route.format(**settings.workspace, **values)
-    return Call(
-        Operation(route.name, resource),
-        route.method,
-        settings.url(path),
-        params=params,
-        headers=headers,
-        body=body,
-        idempotent=idempotent,
-        checkable=checkable,
-        bounded=bounded,
-    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +212,7 @@ class SyncTransport:
     :param session: the session to send with.
     :param sleep: how to wait between attempts.
     :param deadline: epoch seconds by which every call must be done (see
-        :class:`~airflow_provider_mlpipelines.hooks._retry.RetryPolicy`); ``None``: none.
+        :class:`~airflow_provider_mlpipelines.clients.core.retry.RetryPolicy`); ``None``: none.
     """
 
     def __init__(

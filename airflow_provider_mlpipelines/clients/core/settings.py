@@ -1,8 +1,7 @@
-"""From an Airflow connection to frozen settings, and from settings to an azure-identity credential.
+"""Connection settings: an Airflow connection validated once into frozen values.
 
-Shared by the sync and the async hook. azure-identity is imported inside the functions that
-build credentials, never at module import: DAG files import the operator modules, which
-import the hooks.
+Shared by both clients and both hooks; the credential they call for is built by
+:mod:`~airflow_provider_mlpipelines.clients.core.credentials`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,14 +23,14 @@ from airflow_provider_mlpipelines.api.clouds import (
     find_cloud,
     normalize_region,
 )
-from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError, format_choices
-from airflow_provider_mlpipelines.get_provider_info import CONNECTION_EXTRA_FIELDS
-from airflow_provider_mlpipelines.hooks._retry import (
+from airflow_provider_mlpipelines.clients.core.retry import (
     DEFAULT_BACKOFF_SECONDS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
     RetryPolicy,
 )
+from airflow_provider_mlpipelines.exceptions import AzureMLConnectionConfigError, format_choices
+from airflow_provider_mlpipelines.get_provider_info import CONNECTION_EXTRA_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -202,15 +200,15 @@ def service_base_url(
     text = _text(host)
     if text is None:
         if region is None:
-            raise _config_error(conn_id, "host", "is required when no region is set")
+            raise config_error(conn_id, "host", "is required when no region is set")
         return cloud.service_url(region)
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise _config_error(conn_id, "host", f"{text!r} is not an http(s) URL")
+        raise config_error(conn_id, "host", f"{text!r} is not an http(s) URL")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise _config_error(conn_id, "host", "plain http is only allowed for loopback addresses")
+        raise config_error(conn_id, "host", "plain http is only allowed for loopback addresses")
     netloc = parts.netloc
     if port and parts.port is None:
         netloc = f"{netloc}:{int(port)}"
@@ -232,98 +230,11 @@ def _check_credential_fields(settings: ConnectionSettings) -> None:
         settings.workload_identity or settings.managed_identity_client_id
     ):
         missing = "password" if settings.client_id else "login"
-        raise _config_error(
+        raise config_error(
             settings.conn_id, missing, "a service principal needs both client id and secret"
         )
     if settings.credential_kind == "client_secret" and not settings.tenant_id:
-        raise _config_error(
-            settings.conn_id, "tenant_id", "a service principal needs its tenant id"
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Credentials
-# --------------------------------------------------------------------------------------------
-def build_credential(settings: ConnectionSettings, *, asynchronous: bool = False) -> Any:
-    """Create the azure-identity credential the settings call for.
-
-    Order: client secret (login, password and tenant), workload identity, a user-assigned
-    managed identity, else ``DefaultAzureCredential`` (which also covers a system-assigned
-    managed identity).
-
-    :param settings: the connection settings.
-    :param asynchronous: build the ``azure.identity.aio`` variant (for the async hook).
-    """
-    if asynchronous:
-        from azure.identity import aio as identity
-    else:
-        from azure import identity  # type: ignore[no-redef]
-    _quiet_azure_http_logging()
-    kind = settings.credential_kind
-    options = _credential_options(settings)
-    log.debug("Connection %s authenticates with %s", settings.conn_id, kind)
-    if kind == "client_secret":
-        return identity.ClientSecretCredential(
-            settings.tenant_id, settings.client_id, settings.client_secret, **options
-        )
-    if kind == "workload_identity":
-        _check_workload_environment(settings)
-        return identity.WorkloadIdentityCredential(
-            tenant_id=settings.tenant_id,
-            client_id=settings.managed_identity_client_id or settings.client_id,
-            **options,
-        )
-    if kind == "managed_identity":
-        # A managed identity talks to the local metadata endpoint: no authority applies.
-        transport = {k: v for k, v in options.items() if k == "connection_verify"}
-        return identity.ManagedIdentityCredential(
-            client_id=settings.managed_identity_client_id, **transport
-        )
-    return identity.DefaultAzureCredential(**options)
-
-
-def _check_workload_environment(settings: ConnectionSettings) -> None:
-    """Name what a workload identity lacks, in the terms of the pod it runs in.
-
-    The values come from the environment the AKS workload identity webhook sets, at the
-    moment a token is needed (a worker's environment, not the DAG processor's).
-    """
-    missing = []
-    if not os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
-        missing.append("AZURE_FEDERATED_TOKEN_FILE (the projected service account token)")
-    if not (
-        settings.managed_identity_client_id
-        or settings.client_id
-        or os.environ.get("AZURE_CLIENT_ID")
-    ):
-        missing.append("a client id (AZURE_CLIENT_ID, or the connection's login)")
-    if not (settings.tenant_id or os.environ.get("AZURE_TENANT_ID")):
-        missing.append("a tenant (AZURE_TENANT_ID, or the tenant_id extra)")
-    if missing:
-        raise _config_error(
-            settings.conn_id,
-            "workload_identity",
-            "is set but this process lacks " + "; ".join(missing),
-        )
-
-
-def _quiet_azure_http_logging() -> None:
-    """Keep azure-core's per-request header dumps (INFO) out of task logs, unless configured."""
-    http_log = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
-    if http_log.level == logging.NOTSET:
-        http_log.setLevel(logging.WARNING)
-
-
-def _credential_options(settings: ConnectionSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if settings.authority_host:
-        options["authority"] = settings.authority_host
-        # Instance discovery asks login.microsoftonline.com about the authority, which a
-        # sovereign or local authority cannot satisfy.
-        options["disable_instance_discovery"] = True
-    if settings.ca_bundle:
-        options["connection_verify"] = settings.ca_bundle
-    return options
+        raise config_error(settings.conn_id, "tenant_id", "a service principal needs its tenant id")
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,9 +244,9 @@ def _extras_of(connection: Any, conn_id: str) -> Mapping[str, Any]:
     try:
         extras = connection.extra_dejson
     except Exception as exc:  # Airflow raises different types for a malformed extra
-        raise _config_error(conn_id, "extra", f"not valid JSON ({type(exc).__name__})") from None
+        raise config_error(conn_id, "extra", f"not valid JSON ({type(exc).__name__})") from None
     if not isinstance(extras, Mapping):
-        raise _config_error(conn_id, "extra", "must be a JSON object")
+        raise config_error(conn_id, "extra", "must be a JSON object")
     unknown = sorted(set(extras) - set(CONNECTION_EXTRA_FIELDS))
     if unknown:
         log.warning("Connection %s: ignoring unknown extra fields %s", conn_id, unknown)
@@ -352,14 +263,14 @@ def _text(value: Any) -> str | None:
 def _require(extras: Mapping[str, Any], key: str, conn_id: str) -> str:
     value = _text(extras.get(key))
     if value is None:
-        raise _config_error(conn_id, key, "is required")
+        raise config_error(conn_id, key, "is required")
     return value
 
 
 def _api(value: Any, conn_id: str) -> str:
     text = (_text(value) or "v1").lower()
     if text not in API_VERSIONS:
-        raise _config_error(
+        raise config_error(
             conn_id, "api", f"{value!r} is not one of {format_choices(API_VERSIONS)}"
         )
     return text
@@ -371,7 +282,7 @@ def _cloud(value: Any, conn_id: str) -> AzureCloud:
         return AZURE_PUBLIC_CLOUD
     cloud = find_cloud(name)
     if cloud is None:
-        raise _config_error(
+        raise config_error(
             conn_id, "cloud", f"{name!r} is not one of {format_choices(sorted(CLOUDS))}"
         )
     return cloud
@@ -383,9 +294,7 @@ def _region(value: Any, conn_id: str) -> str | None:
         return None
     region = normalize_region(text)
     if region is None:
-        raise _config_error(
-            conn_id, "region", f"{text!r} is not a region name such as 'westeurope'"
-        )
+        raise config_error(conn_id, "region", f"{text!r} is not a region name such as 'westeurope'")
     return region
 
 
@@ -395,7 +304,7 @@ def _scope(value: Any, cloud: AzureCloud, conn_id: str) -> str:
         return cloud.token_scope
     # Client-credential flows take exactly one resource scope (Entra ID's AADSTS1002012).
     if " " in text or not text.startswith("https://") or not text.endswith("/.default"):
-        raise _config_error(
+        raise config_error(
             conn_id,
             "token_scope",
             f"{text!r} is not one resource scope such as {cloud.token_scope!r}",
@@ -411,7 +320,7 @@ def _authority(value: Any, cloud: AzureCloud, conn_id: str) -> str | None:
     if "://" not in text:
         text = "https://" + text
     if not text.startswith("https://"):
-        raise _config_error(conn_id, "authority_host", "must be an https URL")
+        raise config_error(conn_id, "authority_host", "must be an https URL")
     return text.rstrip("/")
 
 
@@ -423,7 +332,7 @@ def _bool(value: Any, key: str, conn_id: str) -> bool:
         return True
     if word in _FALSE_WORDS:
         return False
-    raise _config_error(conn_id, key, f"{value!r} is not a boolean")
+    raise config_error(conn_id, key, f"{value!r} is not a boolean")
 
 
 def _optional(extras: Mapping[str, Any], key: str, convert: Any, conn_id: str) -> Any:
@@ -440,21 +349,21 @@ def _non_negative_int(value: Any, key: str, conn_id: str) -> int:
     except (TypeError, ValueError):
         number = None
     if number is None or number < 0 or number != int(number):
-        raise _config_error(conn_id, key, f"{value!r} is not a non-negative integer")
+        raise config_error(conn_id, key, f"{value!r} is not a non-negative integer")
     return int(number)
 
 
 def _non_negative_float(value: Any, key: str, conn_id: str) -> float:
     number = _float(value, key, conn_id)
     if number < 0:
-        raise _config_error(conn_id, key, f"{value!r} must not be negative")
+        raise config_error(conn_id, key, f"{value!r} must not be negative")
     return number
 
 
 def _positive_float(value: Any, key: str, conn_id: str) -> float:
     number = _float(value, key, conn_id)
     if number <= 0:
-        raise _config_error(conn_id, key, f"{value!r} must be positive")
+        raise config_error(conn_id, key, f"{value!r} must be positive")
     return number
 
 
@@ -464,13 +373,13 @@ def _float(value: Any, key: str, conn_id: str) -> float:
             raise TypeError
         number = float(value)
     except (TypeError, ValueError):
-        raise _config_error(conn_id, key, f"{value!r} is not a number") from None
+        raise config_error(conn_id, key, f"{value!r} is not a number") from None
     if not math.isfinite(number):
-        raise _config_error(conn_id, key, f"{value!r} is not a finite number")
+        raise config_error(conn_id, key, f"{value!r} is not a finite number")
     return number
 
 
-def _config_error(conn_id: str, field_name: str, problem: str) -> AzureMLConnectionConfigError:
+def config_error(conn_id: str, field_name: str, problem: str) -> AzureMLConnectionConfigError:
     return AzureMLConnectionConfigError(f"Connection {conn_id!r}: {field_name!r} {problem}")
 
 
@@ -478,7 +387,7 @@ __all__ = [
     "DEFAULT_STUDIO_URL",
     "DEFAULT_TOKEN_SCOPE",
     "ConnectionSettings",
-    "build_credential",
+    "config_error",
     "is_loopback",
     "service_base_url",
     "settings_from_connection",

@@ -1,4 +1,4 @@
-"""Pipeline endpoint operations of the sync hook (a mixin, to keep each module small)."""
+"""Pipeline endpoint operations of the v1 client: one fixed URL in front of numbered versions."""
 
 from __future__ import annotations
 
@@ -14,24 +14,19 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineVersion,
     PublishedPipeline,
 )
+from airflow_provider_mlpipelines.api.results import EndpointUpdate
 from airflow_provider_mlpipelines.api.status import EntityStatus
+from airflow_provider_mlpipelines.clients.core.checks import check_id, entity_status, quoted
+from airflow_provider_mlpipelines.clients.v1 import calls
+from airflow_provider_mlpipelines.clients.v1 import endpoint_changes as changes
+from airflow_provider_mlpipelines.clients.v1.base import V1Base
+from airflow_provider_mlpipelines.clients.v1.calls import active_only_query
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
     AzureMLServerError,
 )
-from airflow_provider_mlpipelines.hooks import _calls, _endpoints
-from airflow_provider_mlpipelines.hooks._base import (
-    active_only_query,
-    check_id,
-    entity_status,
-    quoted,
-    serves_v2,
-)
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._endpoints import EndpointUpdate
-from airflow_provider_mlpipelines.hooks._transport import Call, Reply
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +37,9 @@ MAX_ENDPOINT_UPDATE_ATTEMPTS = 8
 _MAYBE_WRITTEN_STATUSES = frozenset({None, 500, 502, 504})
 
 
-class PipelineEndpointOperations:
-    """Create, read and change pipeline endpoints: one fixed URL in front of many versions.
+class V1Endpoints(V1Base):
+    """Create, read and change pipeline endpoints: one fixed URL in front of many versions."""
 
-    Mixed into :class:`~airflow_provider_mlpipelines.hooks.azure_ml_pipelines.AzureMLPipelinesHook`,
-    which provides ``settings``, ``sleep``, ``_call`` and ``_send``.
-    """
-
-    settings: ConnectionSettings
-    sleep: Callable[[float], None]
-
-    def _call(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Call:
-        raise NotImplementedError
-
-    def _send(self, call: Call, policy: Any = None) -> Reply:
-        raise NotImplementedError
-
-    @property
-    def v2(self) -> Any:
-        raise NotImplementedError
-
-    @serves_v2
     def create_pipeline_endpoint(
         self, name: str, pipeline_id: str, description: str | None = None
     ) -> PipelineEndpoint:
@@ -82,7 +59,6 @@ class PipelineEndpointOperations:
         )
         return PipelineEndpoint.from_json(self._send(call).json())
 
-    @serves_v2
     def get_pipeline_endpoint(
         self, endpoint_id: str | None = None, *, name: str | None = None
     ) -> PipelineEndpoint:
@@ -93,7 +69,6 @@ class PipelineEndpointOperations:
         """
         return PipelineEndpoint.from_json(self._endpoint_json(endpoint_id, name))
 
-    @serves_v2
     def find_pipeline_endpoint(self, name: str) -> PipelineEndpoint | None:
         """The endpoint called ``name``, or ``None`` if there is none.
 
@@ -104,7 +79,6 @@ class PipelineEndpointOperations:
         except AzureMLNotFoundError:
             return None
 
-    @serves_v2
     def list_pipeline_endpoints(
         self, active_only: bool = True, batch_size: int = 100
     ) -> list[PipelineEndpoint]:
@@ -120,7 +94,6 @@ class PipelineEndpointOperations:
         )
         return [PipelineEndpoint.from_json(item) for item in self._send(call).json() or []]
 
-    @serves_v2
     def add_pipeline_to_endpoint(
         self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
     ) -> PipelineEndpoint:
@@ -135,7 +108,6 @@ class PipelineEndpointOperations:
         """
         return self.add_pipeline_version(endpoint_id, pipeline_id, set_default=set_default).endpoint
 
-    @serves_v2
     def add_pipeline_version(
         self, endpoint_id: str, pipeline_id: str, *, set_default: bool = False
     ) -> EndpointUpdate:
@@ -151,10 +123,9 @@ class PipelineEndpointOperations:
         """
         pipeline_id = check_id(pipeline_id, "pipeline_id")
         return self._update_endpoint(
-            endpoint_id, lambda raw: _endpoints.add_pipeline(raw, pipeline_id, set_default)
+            endpoint_id, lambda raw: changes.add_pipeline(raw, pipeline_id, set_default)
         )
 
-    @serves_v2
     def ensure_pipeline_in_endpoint(
         self,
         name: str,
@@ -200,7 +171,6 @@ class PipelineEndpointOperations:
                 return EndpointUpdate(created, changed=True)
         return self.add_pipeline_version(endpoint.id, pipeline_id, set_default=set_default)
 
-    @serves_v2
     def set_pipeline_endpoint_default_version(
         self, endpoint_id: str, version: str
     ) -> PipelineEndpoint:
@@ -213,7 +183,6 @@ class PipelineEndpointOperations:
         """
         return self.change_default_version(endpoint_id, version).endpoint
 
-    @serves_v2
     def change_default_version(self, endpoint_id: str, version: str) -> EndpointUpdate:
         """Like :meth:`set_pipeline_endpoint_default_version`, and say which default it replaced.
 
@@ -221,9 +190,8 @@ class PipelineEndpointOperations:
         :param version: one of its versions.
         :raises AzureMLInvalidInputError: the version does not exist.
         """
-        return self._update_endpoint(endpoint_id, lambda raw: _endpoints.set_default(raw, version))
+        return self._update_endpoint(endpoint_id, lambda raw: changes.set_default(raw, version))
 
-    @serves_v2
     def set_pipeline_endpoint_status(
         self, endpoint_id: str, status: EntityStatus | str
     ) -> PipelineEndpoint:
@@ -234,10 +202,9 @@ class PipelineEndpointOperations:
         """
         wanted = entity_status(status)
         return self._update_endpoint(
-            endpoint_id, lambda raw: _endpoints.set_status(raw, wanted)
+            endpoint_id, lambda raw: changes.set_status(raw, wanted)
         ).endpoint
 
-    @serves_v2
     def list_pipeline_endpoint_versions(self, endpoint_id: str) -> list[PipelineVersion]:
         """The endpoint's versions and the pipelines behind them.
 
@@ -245,7 +212,6 @@ class PipelineEndpointOperations:
         """
         return self.get_pipeline_endpoint(endpoint_id).versions
 
-    @serves_v2
     def list_pipeline_endpoint_pipelines(
         self, endpoint_id: str, active_only: bool = False
     ) -> list[PublishedPipeline]:
@@ -264,14 +230,14 @@ class PipelineEndpointOperations:
         return [PublishedPipeline.from_json(item) for item in self._send(call).json() or []]
 
     def _endpoint_json(self, endpoint_id: str | None, name: str | None) -> Any:
-        call = _calls.endpoint_get_call(self.settings, endpoint_id, name)
+        call = calls.endpoint_get_call(self.settings, endpoint_id, name)
         raw = self._send(call).json()
-        return raw if name is None else _endpoints.endpoint_by_name(raw, name)
+        return raw if name is None else changes.endpoint_by_name(raw, name)
 
     def _update_endpoint(
         self,
         endpoint_id: str,
-        change_of: Callable[[Mapping[str, Any]], _endpoints.EndpointChange],
+        change_of: Callable[[Mapping[str, Any]], changes.EndpointChange],
     ) -> EndpointUpdate:
         """Read the endpoint, apply ``change_of`` and write it, until a write sticks.
 
@@ -291,7 +257,7 @@ class PipelineEndpointOperations:
                 if maybe_written is None:
                     return EndpointUpdate(change.endpoint, changed=False)
                 # The write whose answer was lost took effect.
-                replaced = _endpoints.replaced_default(maybe_written, change.endpoint)
+                replaced = changes.replaced_default(maybe_written, change.endpoint)
                 return EndpointUpdate(change.endpoint, True, replaced)
             try:
                 written = self._put_endpoint(endpoint_id, raw, change)
@@ -319,7 +285,7 @@ class PipelineEndpointOperations:
                 )
                 maybe_written = before
                 continue
-            return EndpointUpdate(written, True, _endpoints.replaced_default(before, written))
+            return EndpointUpdate(written, True, changes.replaced_default(before, written))
         raise AzureMLConflictError(
             "update endpoint",
             quoted(endpoint_id),
@@ -333,14 +299,14 @@ class PipelineEndpointOperations:
         )
 
     def _put_endpoint(
-        self, endpoint_id: str, raw: Any, change: _endpoints.EndpointChange
+        self, endpoint_id: str, raw: Any, change: changes.EndpointChange
     ) -> PipelineEndpoint:
         # Not idempotent for the transport: resending the same body after a lost answer would
         # carry a stale Etag; _update_endpoint re-reads instead.
         call = self._call(
             routes.ENDPOINT_UPDATE,
             f"{quoted(endpoint_id)} ({change.description})",
-            body=_endpoints.update_body(raw, change.endpoint),
+            body=changes.update_body(raw, change.endpoint),
             idempotent=False,
             endpoint_id=endpoint_id,
         )

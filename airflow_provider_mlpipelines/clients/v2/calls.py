@@ -1,7 +1,7 @@
 """The v2 (batch endpoints) calls both hooks make, and how their answers become shared models.
 
 Pure: no I/O. Each function turns arguments into a
-:class:`~airflow_provider_mlpipelines.hooks._transport.Call` for a route of
+:class:`~airflow_provider_mlpipelines.clients.core.transport.Call` for a route of
 :mod:`airflow_provider_mlpipelines.api.v2.routes`, or turns a v2 answer into the models the
 operators, the sensor and the trigger already understand (:class:`PipelineRun`,
 :class:`StepStatus`), so that no v2 field name reaches them.
@@ -30,11 +30,11 @@ from airflow_provider_mlpipelines.api.run_tags import IDENTITY_TAGS, TRY_NUMBER_
 from airflow_provider_mlpipelines.api.status import StepRunStatus
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import Job, OperationStatus, pick
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.errors import Operation
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings, is_loopback
+from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, AzureMLServerError
-from airflow_provider_mlpipelines.hooks._base import check_id, quoted
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, is_loopback
-from airflow_provider_mlpipelines.hooks._errors import Operation
-from airflow_provider_mlpipelines.hooks._transport import Call, Reply
 
 _JOB_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
 

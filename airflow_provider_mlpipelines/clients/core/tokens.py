@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mlpipelines._compat import mask_secret
+from airflow_provider_mlpipelines.clients.core.credentials import build_credential
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.exceptions import AzureMLAuthenticationError
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings, build_credential
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,79 @@
-"""The calls both hooks make, built once (pure: no I/O).
+"""The v1 calls both v1 clients make, built once (pure: no I/O).
 
-Each function turns arguments into a :class:`~airflow_provider_mlpipelines.hooks._transport.Call`
-for a route of :mod:`airflow_provider_mlpipelines.api.routes`, so the sync and the async hook
-send byte-for-byte the same requests.
+Each function turns arguments into a
+:class:`~airflow_provider_mlpipelines.clients.core.transport.Call` for a route of
+:mod:`airflow_provider_mlpipelines.api.routes`, so the sync and the async v1 client send
+byte-for-byte the same requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import PipelineSubmissionInfo
 from airflow_provider_mlpipelines.api.run_tags import SUBMISSION_ID_TAG
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.errors import Operation
+from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
+from airflow_provider_mlpipelines.clients.core.transport import Call
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAmbiguousSubmissionError,
     AzureMLInvalidInputError,
     AzureMLPipelinesError,
+    format_choices,
 )
-from airflow_provider_mlpipelines.hooks._base import check_id, quoted
-from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-from airflow_provider_mlpipelines.hooks._transport import Call, build_call
+
+
+def build_call(
+    settings: ConnectionSettings,
+    route: routes.Route,
+    resource: str | None = None,
+    *,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    idempotent: bool = True,
+    checkable: bool = False,
+    bounded: bool = True,
+    **values: str,
+) -> Call:
+    """A :class:`Call` for ``route`` in the connection's workspace.
+
+    :param settings: the connection settings (base URL and workspace).
+    :param route: the route template.
+    :param resource: the object it applies to, for messages, e.g. ``"'abc'"``.
+    :param values: the route's own placeholders (``pipeline_id=...``).
+    """
+    path = route.format(**settings.workspace, **values)
+    return Call(
+        Operation(route.name, resource),
+        route.method,
+        settings.url(path),
+        params=params,
+        headers=headers,
+        body=body,
+        idempotent=idempotent,
+        checkable=checkable,
+        bounded=bounded,
+    )
+
+
+def check_log_kind(kind: str) -> str:
+    """Return the log kind as the service spells it, or raise naming the accepted kinds."""
+    for known in routes.STEP_LOG_KINDS:
+        if kind.lower() == known.lower():
+            return known
+    raise AzureMLInvalidInputError(
+        f"log kind {kind!r} is not one of {format_choices(routes.STEP_LOG_KINDS)}"
+    )
+
+
+def active_only_query(active_only: bool) -> dict[str, str]:
+    """The ``activeOnly`` query parameter of the list routes."""
+    return {routes.QUERY_ACTIVE_ONLY: "true" if active_only else "false"}
 
 
 def endpoint_get_call(

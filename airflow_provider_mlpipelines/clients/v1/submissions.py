@@ -1,4 +1,4 @@
-"""Submitting runs, and finding a submitted run again (a mixin of the sync hook).
+"""Submitting v1 runs, and finding a submitted run again.
 
 A submission carries a unique ``airflow.submission_id`` tag, so that an attempt whose outcome
 is unknown (a dropped connection, a 5xx) is resolved by looking for its run before anything is
@@ -11,68 +11,39 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api import routes
-from airflow_provider_mlpipelines.api.models import PipelineRun, PipelineSubmissionInfo
-from airflow_provider_mlpipelines.api.run_tags import RELIST_INTERVAL_SECONDS, RUNS_LIST_LAG_SECONDS
+from airflow_provider_mlpipelines.api.models import (
+    PipelineInterface,
+    PipelineRun,
+    PipelineSubmissionInfo,
+)
+from airflow_provider_mlpipelines.api.results import SubmitUrl
+from airflow_provider_mlpipelines.api.run_tags import RELIST_INTERVAL_SECONDS
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.transport import AmbiguousAttempt, Call
+from airflow_provider_mlpipelines.clients.protocol import RunTarget
+from airflow_provider_mlpipelines.clients.v1 import bodies, calls
+from airflow_provider_mlpipelines.clients.v1.endpoints import V1Endpoints
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLPipelinesError,
     AzureMLServerError,
 )
-from airflow_provider_mlpipelines.hooks import _calls, _requests
-from airflow_provider_mlpipelines.hooks._base import check_id, quoted, serves_v2
-from airflow_provider_mlpipelines.hooks._transport import AmbiguousAttempt
-
-if TYPE_CHECKING:
-    from airflow_provider_mlpipelines.api.models import PipelineEndpoint
-    from airflow_provider_mlpipelines.hooks._connection import ConnectionSettings
-    from airflow_provider_mlpipelines.hooks._transport import Call, Reply, SyncTransport
 
 log = logging.getLogger(__name__)
 
 
-class RunSubmissions:
-    """Submit runs to pipelines and endpoints; list a pipeline's runs.
-
-    Mixed into :class:`~airflow_provider_mlpipelines.hooks.azure_ml_pipelines.AzureMLPipelinesHook`,
-    which provides ``settings``, ``transport``, ``sleep``, ``_call``, ``_send`` and
-    ``get_pipeline_endpoint``.
-    """
-
-    #: How long a new run may take to show in its pipeline's runs list. A run looked up there
-    #: (after an ambiguous submission, or by a retried task) and not found is looked for again
-    #: until this long after it would have been created, before a new one is submitted.
-    runs_list_lag_seconds: float = RUNS_LIST_LAG_SECONDS
-
-    if TYPE_CHECKING:
-        settings: ConnectionSettings
-        transport: SyncTransport
-        sleep: Callable[[float], None]
-
-        def _call(
-            self, route: routes.Route, resource: str | None = None, **kwargs: Any
-        ) -> Call: ...
-
-        def _send(self, call: Call, policy: Any = None) -> Reply: ...
-
-        def get_pipeline_endpoint(
-            self, endpoint_id: str | None = None, *, name: str | None = None
-        ) -> PipelineEndpoint: ...
-
-        @property
-        def v2(self) -> Any: ...
+class V1Submissions(V1Endpoints):
+    """Submit runs to pipelines and endpoints; list a pipeline's runs; find a task's runs."""
 
     @property
     def listing_lag_seconds(self) -> float:
-        """How long a new run may take to be found by :meth:`runs_of_task` (none on v2: a
-        v2 job is read by its name, never looked for in a lagging list)."""
-        return self.runs_list_lag_seconds if self.v2 is None else 0.0
+        """How long a new run may take to be found by :meth:`runs_of_task`."""
+        return self.runs_list_lag_seconds
 
-    @serves_v2
     def runs_of_task(
-        self, target: Any, identity: Mapping[str, str], tries: Sequence[int]
+        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
     ) -> list[PipelineRun]:
         """The runs that tries of one task instance submitted to ``target``.
 
@@ -90,15 +61,16 @@ class RunSubmissions:
             if all(run.tags.get(key) == value for key, value in identity.items())
         ]
 
-    @serves_v2
-    def check_submission(self, submission: PipelineSubmissionInfo) -> None:
+    def check_submission(
+        self, submission: PipelineSubmissionInfo, parent_run_id: str | None = None
+    ) -> None:
         """Refuse, before anything is sent, what the connection's API cannot run (v1 runs
-        everything :meth:`build_submission` accepts).
+        everything ``build_submission`` accepts).
 
         :param submission: what is about to be submitted.
+        :param parent_run_id: the parent run it is to have, if any.
         """
 
-    @serves_v2
     def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
         """Every run submitted to a published pipeline, following continuation tokens.
 
@@ -118,7 +90,7 @@ class RunSubmissions:
             )
             reply = self._send(call)
             try:
-                items, next_token = _requests.runs_page(reply.json())
+                items, next_token = bodies.runs_page(reply.json())
             except ValueError as exc:
                 raise AzureMLServerError(
                     call.operation.name,
@@ -128,15 +100,12 @@ class RunSubmissions:
                     message=str(exc),
                 ) from None
             runs.extend(PipelineRun.from_json(item) for item in items)
-            token = _calls.next_continuation(next_token, seen)
+            token = calls.next_continuation(next_token, seen)
             if token is None:
                 return runs
 
-    build_submission = staticmethod(_requests.build_submission)
-
-    @serves_v2
     def validate_submission(
-        self, interface: Any, submission: PipelineSubmissionInfo, *, target: str
+        self, interface: PipelineInterface, submission: PipelineSubmissionInfo, *, target: str
     ) -> None:
         """Check a submission against the inputs a pipeline declares, before sending it.
 
@@ -145,9 +114,8 @@ class RunSubmissions:
         :param target: what is being submitted to, for the message.
         :raises AzureMLInvalidInputError: listing every problem.
         """
-        _requests.validate_submission(interface, submission, target=target)
+        bodies.validate_submission(interface, submission, target=target)
 
-    @serves_v2
     def submit_pipeline_run(
         self,
         pipeline_id: str,
@@ -161,14 +129,13 @@ class RunSubmissions:
         so an ambiguous failure is resolved by looking the run up instead of resending blindly.
 
         :param pipeline_id: the published pipeline.
-        :param submission: what to run (see :meth:`build_submission`).
+        :param submission: what to run (see ``build_submission``).
         :param parent_run_id: makes the new run a child of this run.
         """
         pipeline_id = check_id(pipeline_id, "pipeline_id")
-        target = _calls.SubmitDestination.pipeline(pipeline_id, parent_run_id)
+        target = calls.SubmitDestination.pipeline(pipeline_id, parent_run_id)
         return self._submit(target, submission, lambda: [pipeline_id])
 
-    @serves_v2
     def submit_pipeline_endpoint_run(
         self,
         endpoint_id: str,
@@ -180,13 +147,13 @@ class RunSubmissions:
         """Submit a run to an endpoint: its default version, or ``pipeline_version``.
 
         :param endpoint_id: the endpoint.
-        :param submission: what to run (see :meth:`build_submission`).
+        :param submission: what to run (see ``build_submission``).
         :param pipeline_version: the version to run; the endpoint's default when ``None``.
         :param parent_run_id: makes the new run a child of this run.
         """
         endpoint_id = check_id(endpoint_id, "endpoint_id")
         version = None if pipeline_version is None else str(pipeline_version)
-        target = _calls.SubmitDestination.endpoint(endpoint_id, version, parent_run_id)
+        target = calls.SubmitDestination.endpoint(endpoint_id, version, parent_run_id)
 
         def pipelines_behind_version() -> list[str]:
             endpoint = self.get_pipeline_endpoint(endpoint_id)
@@ -199,7 +166,6 @@ class RunSubmissions:
 
         return self._submit(target, submission, pipelines_behind_version)
 
-    @serves_v2
     def submit_to_url(self, url: str, submission: PipelineSubmissionInfo) -> PipelineRun:
         """Submit to a pipeline's or endpoint's ``Url`` as pasted from the studio.
 
@@ -207,7 +173,7 @@ class RunSubmissions:
         never sent to another host.
 
         :param url: ``.../PipelineSubmit/{id}`` or ``.../PipelineEndpointSubmit/Id/{id}[/{v}]``.
-        :param submission: what to run (see :meth:`build_submission`).
+        :param submission: what to run (see ``build_submission``).
         """
         target = self.parse_submit_url(url)
         if target.endpoint_id is None:
@@ -221,8 +187,7 @@ class RunSubmissions:
             parent_run_id=target.parent_run_id,
         )
 
-    @serves_v2
-    def parse_submit_url(self, url: str) -> _requests.SubmitUrl:
+    def parse_submit_url(self, url: str) -> SubmitUrl:
         """Read a pipeline's or endpoint's submit ``Url`` without calling the service.
 
         :param url: the submit URL.
@@ -230,15 +195,15 @@ class RunSubmissions:
         :raises AzureMLInvalidInputError: not a submit URL of the connection's own service
             and workspace, or plain http to a non-loopback host.
         """
-        return _requests.parse_submit_url(url, self.settings)
+        return bodies.parse_submit_url(url, self.settings)
 
     def _submit(
         self,
-        target: _calls.SubmitDestination,
+        target: calls.SubmitDestination,
         submission: PipelineSubmissionInfo,
         pipelines_of_target: Callable[[], list[str]],
     ) -> PipelineRun:
-        tagged, submission_id = _requests.with_submission_id(submission)
+        tagged, submission_id = bodies.with_submission_id(submission)
         call = target.call(self.settings, tagged)
         retries_done = 0
         while True:
@@ -320,14 +285,12 @@ class RunSubmissions:
                     )
                 self.sleep(min(RELIST_INTERVAL_SECONDS, remaining))
         except AzureMLPipelinesError as exc:
-            raise _calls.ambiguous_error(call, submission_id, exc) from exc
+            raise calls.ambiguous_error(call, submission_id, exc) from exc
         return None
 
     def _find_submission(self, pipeline_ids: list[str], submission_id: str) -> PipelineRun | None:
         for pipeline_id in pipeline_ids:
-            found = _requests.find_submitted_run(
-                self.list_pipeline_runs(pipeline_id), submission_id
-            )
+            found = bodies.find_submitted_run(self.list_pipeline_runs(pipeline_id), submission_id)
             if found is not None:
                 return found
         return None

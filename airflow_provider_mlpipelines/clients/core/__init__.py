@@ -1,0 +1,1 @@
+"""What both API clients share: settings, credentials, tokens, transports, retries, errors."""

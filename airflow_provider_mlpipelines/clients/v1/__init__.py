@@ -1,0 +1,1 @@
+"""The SDK v1 client: published pipelines, pipeline endpoints and pipeline runs."""
