@@ -123,6 +123,12 @@ class AzureMLAmbiguousSubmissionError(AzureMLServerError):
     """A submission failed after it was sent, and whether a run was created cannot be told."""
 
 
+class AzureMLUndecidableSubmissionError(AzureMLAmbiguousSubmissionError):
+    """As :class:`AzureMLAmbiguousSubmissionError`, and a retry could not tell either (a v2
+    invoke whose job the service named itself): the submit operator fails its task without
+    retrying, so that nothing is submitted twice; the message names the jobs to check."""
+
+
 # --------------------------------------------------------------------------------------------
 # Errors found before anything was sent
 # --------------------------------------------------------------------------------------------

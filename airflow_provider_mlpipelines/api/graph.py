@@ -104,10 +104,15 @@ class NodeOutput(WireModel):
 
 @dataclass
 class WorkspaceDiscovery(WireModel):
-    """The flat discovery document: base URLs of the services of a workspace."""
+    """The flat discovery document: base URLs of the services of a workspace (the keys of
+    the recorded answer, tests/fixtures/recordings/workspace_discovery.json)."""
 
     api: str | None = wire("api")
     history: str | None = wire("history")
     studio: str | None = wire("studio")
     catalog: str | None = wire("catalog")
     experimentation: str | None = wire("experimentation")
+    hyperdrive: str | None = wire("hyperdrive")
+    labeling: str | None = wire("labeling")
+    modelmanagement: str | None = wire("modelmanagement")
+    pipelines: str | None = wire("pipelines")

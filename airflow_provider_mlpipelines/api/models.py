@@ -303,9 +303,15 @@ class ServiceErrorInfo:
     target: str | None = None
     details: list[dict[str, Any]] = field(default_factory=list)
     correlation: dict[str, str] = field(default_factory=dict)
+    #: ARM's ``InnerError`` chain, outermost first (``["NotFound", "ComponentNotFound"]``).
+    inner_codes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, body: Any) -> ServiceErrorInfo:
+        """Read the pipelines service's ``{"Error", "Correlation"}``, run history's camelCase
+        form and ARM's ``{"error": {..., "additionalInfo": [{"type", "info"}]}}``, where the
+        correlation ids and the inner error chain are ``additionalInfo`` items (as recorded
+        answers of the real service show; ``tests/fixtures/recordings/errors.json``)."""
         if not isinstance(body, Mapping):
             return cls()
         error = body.get("Error") or body.get("error") or {}
@@ -317,14 +323,17 @@ class ServiceErrorInfo:
             return next((error[k] for k in keys if error.get(k) is not None), None)
 
         details = pick("Details", "details") or []
+        additional = _additional_info(pick("AdditionalInfo", "additionalInfo"))
+        found = dict(correlation) if isinstance(correlation, Mapping) else {}
+        if isinstance(additional.get("correlation"), Mapping):
+            found.update(additional["correlation"])
         return cls(
             code=pick("Code", "code"),
             message=pick("Message", "message"),
             target=pick("Target", "target"),
             details=[d for d in details if isinstance(d, Mapping)],
-            correlation={str(k): str(v) for k, v in dict(correlation).items()}
-            if isinstance(correlation, Mapping)
-            else {},
+            correlation={str(k): str(v) for k, v in found.items() if v is not None},
+            inner_codes=_inner_codes(additional.get("innererror")),
         )
 
     def to_json(self, *, camel_case: bool = False) -> dict[str, Any]:
@@ -338,3 +347,23 @@ class ServiceErrorInfo:
         root = "error" if camel_case else "Error"
         corr = "correlation" if camel_case else "Correlation"
         return {root: error, corr: self.correlation}
+
+
+def _additional_info(items: Any) -> dict[str, Any]:
+    """ARM's ``additionalInfo`` items by lower-cased type: ``{"type", "info": {"value"}}``."""
+    found: dict[str, Any] = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+            info = item.get("info")
+            value = info.get("value", info) if isinstance(info, Mapping) else info
+            found[item["type"].lower()] = value
+    return found
+
+
+def _inner_codes(inner: Any) -> list[str]:
+    codes: list[str] = []
+    while isinstance(inner, Mapping) and len(codes) < 10:
+        if inner.get("code"):
+            codes.append(str(inner["code"]))
+        inner = inner.get("innerError") or inner.get("InnerError")
+    return codes

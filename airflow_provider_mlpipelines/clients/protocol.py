@@ -45,6 +45,11 @@ class RunTarget(Protocol):
         """Every pipeline a run of the target may have gone to, the current one first."""
         ...
 
+    @property
+    def endpoint_id(self) -> str | None:
+        """The endpoint submitted to, if any."""
+        ...
+
 
 class PipelinesClient(Protocol):
     """The sync operations, as the sync hook delegates them (see the hook for their docs)."""
@@ -179,7 +184,11 @@ class PipelinesClient(Protocol):
     def parse_submit_url(self, url: str) -> SubmitUrl: ...
 
     def runs_of_task(
-        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
+        self,
+        target: RunTarget,
+        identity: Mapping[str, str],
+        tries: Sequence[int],
+        since: float | None = None,
     ) -> list[PipelineRun]: ...
 
     def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]: ...

@@ -13,6 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from airflow_provider_mlpipelines.emulator.v2.behaviour import (
+    CANCELS_ENDED,
+    INVOKE_DISPLAY_NAMES,
+    INVOKE_EXPERIMENTS,
+    INVOKE_JOB_NAMES,
+    INVOKE_REPEATABILITIES,
+    V2Behaviour,
+)
+
 DESCRIPTION = """\
 Local emulator of the Azure ML SDK v1 pipelines service (published pipelines, pipeline
 endpoints, runs, run history) with an Entra-compatible token endpoint, served over HTTPS.
@@ -106,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         metavar="SECONDS",
         help="How long a v2 long-running operation (endpoint or deployment PUT/DELETE, job "
-        "cancel) stays InProgress before it completes (default 1).",
+        "cancel) stays in progress (Updating) before it completes (default 1).",
     )
+    _add_behaviour_flags(parser)
     _add_fault_flags(parser)
     _add_identity_flags(parser)
     parser.add_argument(
@@ -118,6 +128,55 @@ def build_parser() -> argparse.ArgumentParser:
         "log of every request).",
     )
     return parser
+
+
+def _add_behaviour_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "v2 behaviour",
+        "What the real service does where no evidence settles it (docs/emulator.md, Unknowns).",
+    )
+    group.add_argument(
+        "--invoke-job-name",
+        choices=INVOKE_JOB_NAMES,
+        default="ignore",
+        help="An invoke's requested job name (properties.name) is ignored, as recorded, and the "
+        "service names the job (default), or honoured.",
+    )
+    group.add_argument(
+        "--invoke-display-name",
+        choices=INVOKE_DISPLAY_NAMES,
+        default="requested",
+        help="An ignored requested name becomes the job's display name (default), or the "
+        "service makes one up.",
+    )
+    group.add_argument(
+        "--invoke-experiment",
+        choices=INVOKE_EXPERIMENTS,
+        default="requested",
+        help="The job's experiment is the requested one (default), or the endpoint's name.",
+    )
+    group.add_argument(
+        "--cancel-ended",
+        choices=CANCELS_ENDED,
+        default="refuse",
+        help="A cancel of a job that has ended is refused, 400 UserError (default), or "
+        "answered as done.",
+    )
+    group.add_argument(
+        "--lro-retry-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Send Retry-After on long-running operations' answers (default: none, as every "
+        "recorded answer).",
+    )
+    group.add_argument(
+        "--invoke-repeatability",
+        choices=INVOKE_REPEATABILITIES,
+        default="ignore",
+        help="A resent repeatability_request-id creates another job (default), or answers the "
+        "first one.",
+    )
 
 
 def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
@@ -340,6 +399,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_lifetime=args.token_lifetime,
         max_processes=args.max_processes,
         lro_seconds=args.lro_seconds,
+        v2_behaviour=V2Behaviour(
+            invoke_job_name=args.invoke_job_name,
+            invoke_display_name=args.invoke_display_name,
+            invoke_experiment=args.invoke_experiment,
+            invoke_repeatability=args.invoke_repeatability,
+            cancel_ended=args.cancel_ended,
+            lro_retry_after=args.lro_retry_after,
+        ),
         faults=faults,
         **_identity_settings(args),  # type: ignore[arg-type]
     )

@@ -95,8 +95,17 @@ async def discovery(request: web.Request) -> web.Response:
     if name != context.urls.identity.workspace_name:
         raise not_found("Workspace", name)
     base = context.urls.base_url
+    # One host serves every service here; the real document names a host per service.
     document = WorkspaceDiscovery(
-        api=base, history=base, studio=base + STUDIO_PATH, catalog=base, experimentation=base
+        api=base,
+        history=base,
+        studio=base + STUDIO_PATH,
+        catalog=base,
+        experimentation=base,
+        hyperdrive=base,
+        labeling=base,
+        modelmanagement=base,
+        pipelines=base,
     )
     return json_response(document.to_json())
 

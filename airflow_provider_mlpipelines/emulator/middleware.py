@@ -20,6 +20,8 @@ import logging
 import socket
 import struct
 import uuid
+from datetime import datetime, timezone
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -30,6 +32,7 @@ from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.faults import Drop, ErrorAfterHandling
 from airflow_provider_mlpipelines.emulator.http import (
     REQUEST_ID,
+    SCORING_PREFIX,
     context_of,
     is_history,
     is_v2,
@@ -67,7 +70,7 @@ def error_response(
     :param request_id: the request's id, put in the body's correlation.
     """
     if is_v2(request):
-        return _arm_error_response(error)
+        return _arm_error_response(error, request_id)
     camel = is_history(request)
     correlation = {"requestId": request_id} if camel else {"RequestId": request_id}
     info = ServiceErrorInfo(
@@ -82,19 +85,40 @@ def error_response(
     return response
 
 
-def _arm_error_response(error: EmulatorError) -> web.Response:
-    # ARM's camelCase body (v2 contract section 9); Retry-After only where the error set it.
+#: The inner error ARM names under its ``UserError`` for each status (recorded: a 404 is
+#: ``UserError`` > ``NotFound``, a 400 ``UserError`` > ``BadArgument``).
+_INNER_CODES = {400: "BadArgument", 404: "NotFound", 409: "Conflict", 412: "PreconditionFailed"}
+
+
+def _arm_error_response(error: EmulatorError, request_id: str) -> web.Response:
+    # ARM's camelCase body as the recorded answers carry it (tests/fixtures/recordings/
+    # errors.json): the correlation ids and the inner error chain are additionalInfo items.
+    # Retry-After only where the error set it.
+    inner = _INNER_CODES.get(error.status)
+    additional: list[dict[str, Any]] = [
+        {"type": "ComponentName", "info": {"value": "managementfrontend"}},
+        {
+            "type": "Correlation",
+            "info": {"value": {"operation": uuid.uuid4().hex, "request": request_id[-16:]}},
+        },
+        {"type": "Time", "info": {"value": datetime.now(timezone.utc).isoformat()}},
+    ]
+    if inner:
+        additional.append(
+            {"type": "InnerError", "info": {"value": {"code": inner, "innerError": None}}}
+        )
     body = {
         "error": {
             "code": error.code,
             "message": error.message,
             "target": error.target,
             "details": [],
-            "additionalInfo": [],
+            "additionalInfo": additional,
         }
     }
     response = json_response(body, status=error.status)
     response.headers.update(error.headers)
+    response.headers["x-ms-response-type"] = "error"
     return response
 
 
@@ -140,6 +164,15 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
             500, "InternalError", f"The emulator failed: {type(exc).__name__}: {exc}"
         )
         response = error_response(request, error, request_id)
+    if is_v2(request):
+        # As recorded: ARM answers carry x-ms-correlation-request-id and no x-ms-request-id;
+        # the scoring host answers X-Request-ID.
+        if request.path.startswith(SCORING_PREFIX):
+            response.headers["X-Request-ID"] = request_id
+        else:
+            response.headers["x-ms-correlation-request-id"] = request_id
+            response.headers.setdefault("x-ms-response-type", "standard")
+        return response
     response.headers["x-ms-request-id"] = request_id
     response.headers["x-request-id"] = request_id
     return response

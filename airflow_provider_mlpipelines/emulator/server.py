@@ -41,6 +41,7 @@ from airflow_provider_mlpipelines.emulator.spec_model import WorkspaceSpec
 from airflow_provider_mlpipelines.emulator.state import State
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.tls import ensure_certificates, server_ssl_context
+from airflow_provider_mlpipelines.emulator.v2.behaviour import V2Behaviour
 from airflow_provider_mlpipelines.emulator.v2.setup import attach_v2, seed_jobs
 from airflow_provider_mlpipelines.emulator.workspace import load_workspace
 
@@ -67,7 +68,8 @@ class EmulatorConfig:
     :param token_lifetime: seconds an access token is valid.
     :param max_processes: real steps running at once.
     :param faults: starting fault settings (``FaultSettings`` fields); none by default.
-    :param lro_seconds: how long a v2 long-running operation stays ``InProgress``.
+    :param lro_seconds: how long a v2 long-running operation stays in progress (``Updating``).
+    :param v2_behaviour: one choice for each v2 behaviour no evidence settles.
     :param cloud: the Azure cloud emulated: its audiences are the ones tokens are issued for.
     :param token_audiences: accepted audiences instead of the cloud's, when not empty.
     :param managed_identity_client_ids: user-assigned identities of the managed identity
@@ -84,6 +86,7 @@ class EmulatorConfig:
     max_processes: int = 8
     faults: dict[str, Any] = field(default_factory=dict)
     lro_seconds: float = 1.0
+    v2_behaviour: V2Behaviour = field(default_factory=V2Behaviour)
     cloud: str = "AzureCloud"
     token_audiences: tuple[str, ...] = ()
     managed_identity_client_ids: tuple[str, ...] = ()
@@ -161,6 +164,7 @@ class EmulatorServer:
             cloud,
             studio_base=f"{base_url}/studio",
             lro_seconds=self.config.lro_seconds,
+            behaviour=self.config.v2_behaviour,
         )
         v2_jobs = seed_jobs(v2, store)
         await self._serve(create_app(context), sock, tls)

@@ -1,12 +1,9 @@
 """Hooks for Azure Machine Learning pipelines: published pipelines, endpoints and runs.
 
-:class:`AzureMLPipelinesHook` reads the Airflow connection, builds the credential and the
-transport, picks the API client the connection's ``api`` extra names (v1: SDK v1 published
-pipelines and pipeline endpoints; v2: pipeline components and batch endpoints) and delegates
-every operation to it. Both clients implement
-:class:`~airflow_provider_mlpipelines.clients.protocol.PipelinesClient`; no wire format is
-spoken here. :class:`AzureMLPipelinesAsyncHook` (for triggers) does the same over ``aiohttp``.
-Importing this module imports neither azure-identity nor aiohttp.
+:class:`AzureMLPipelinesHook` reads the connection, builds credential and transport, picks the
+client its ``api`` extra names (:mod:`airflow_provider_mlpipelines.clients`) and delegates every
+operation to it; :class:`AzureMLPipelinesAsyncHook` (triggers) does the same over ``aiohttp``.
+No wire format is spoken here; importing this module imports neither azure-identity nor aiohttp.
 """
 
 from __future__ import annotations
@@ -162,8 +159,7 @@ class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
         return self.client.listing_lag_seconds
 
     def _sleep(self, seconds: float) -> None:
-        # Looked up at each wait, so that a test may replace ``sleep`` at any time.
-        self.sleep(seconds)
+        self.sleep(seconds)  # looked up at each wait: ``sleep`` may be replaced at any time
 
     def _transport(self, tokens: SyncTokenProvider) -> SyncTransport:
         return SyncTransport(
@@ -171,7 +167,7 @@ class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
         )
 
     def get_conn(self) -> Any:
-        """The ``requests.Session`` (Airflow's conventional accessor)."""
+        """The ``requests.Session``."""
         return self.session
 
     def close(self) -> None:
@@ -401,10 +397,14 @@ class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
         return self.client.parse_submit_url(url)
 
     def runs_of_task(
-        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
+        self,
+        target: RunTarget,
+        identity: Mapping[str, str],
+        tries: Sequence[int],
+        since: float | None = None,
     ) -> list[PipelineRun]:
-        """The runs that tries ``tries`` of the task instance ``identity`` submitted."""
-        return self.client.runs_of_task(target, identity, tries)
+        """The runs tries ``tries`` of the task instance ``identity`` submitted since ``since``."""
+        return self.client.runs_of_task(target, identity, tries, since)
 
     def list_pipeline_runs(self, pipeline_id: str) -> list[PipelineRun]:
         """Every run of a published pipeline (the list may lag behind new runs)."""

@@ -223,6 +223,7 @@ def find_earlier_run(
     state_store: Any,
     *,
     started_at: float | None = None,
+    since: float | None = None,
 ) -> PipelineRun | None:
     """The newest run an earlier try of this task instance submitted, if any.
 
@@ -235,6 +236,7 @@ def find_earlier_run(
     first try of a task instance has no earlier run, so it costs nothing.
 
     :param started_at: when this try started (epoch seconds); now when ``None``.
+    :param since: when the earliest try may have started (the DAG run's start), if known.
     """
     if int(getattr(ti, "try_number", 1) or 1) <= 1:
         return None
@@ -249,7 +251,7 @@ def find_earlier_run(
     listed_by = (started_at or time.time()) + max(0.0, float(hook.listing_lag_seconds))
     while True:
         # Every version is searched: the newest run of this task instance may be behind any.
-        mine = hook.runs_of_task(target, identity, tries)
+        mine = hook.runs_of_task(target, identity, tries, since)
         remaining = listed_by - time.time()
         if mine or remaining <= 0:
             return max(mine, key=_created, default=None)

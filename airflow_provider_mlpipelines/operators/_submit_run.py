@@ -20,7 +20,10 @@ from airflow_provider_mlpipelines._waiting import (
 )
 from airflow_provider_mlpipelines.api.run_tags import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLInvalidInputError,
+    AzureMLUndecidableSubmissionError,
+)
 from airflow_provider_mlpipelines.links.azure_ml_pipelines import AzureMLPipelineRunLink
 from airflow_provider_mlpipelines.operators._base import (
     AzureMLPipelinesBaseOperator,
@@ -217,15 +220,29 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         target = self._resolve_target()
         state_store = context.get("task_state_store")
         ti = context["ti"]
-        earlier = find_earlier_run(self.hook, target, ti, state_store, started_at=self._started_at)
-        cleared = earlier is not None and submitted_before_clear(
-            earlier, first_try_since_clear(ti, self.retries), ti
-        )
-        if earlier is not None and self._reuses(earlier, cleared):
-            run = earlier
-        else:
-            run = self._submit(target, submission)
-            remember_run(state_store, run.id)
+        try:
+            earlier = find_earlier_run(
+                self.hook,
+                target,
+                ti,
+                state_store,
+                started_at=self._started_at,
+                since=_epoch(getattr(context.get("dag_run"), "start_date", None)),
+            )
+            cleared = earlier is not None and submitted_before_clear(
+                earlier, first_try_since_clear(ti, self.retries), ti
+            )
+            if earlier is not None and self._reuses(earlier, cleared):
+                run = earlier
+            else:
+                run = self._submit(target, submission)
+                remember_run(state_store, run.id)
+        except AzureMLUndecidableSubmissionError as exc:
+            from airflow.exceptions import AirflowFailException
+
+            # A retry would submit again without knowing whether a job exists: only the
+            # user, having checked the jobs the message names, can decide.
+            raise AirflowFailException(str(exc)) from exc
         self._submitted_at = time.time()
         self._announce_run(context, run)
         if not self.wait_for_completion:
@@ -419,3 +436,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 cancel_run_quietly(self.hook, self.run_id, self.log)
         finally:
             self._in_on_kill = False
+
+
+def _epoch(moment: Any) -> float | None:
+    """A datetime as epoch seconds (``None`` stays ``None``)."""
+    return None if moment is None else float(moment.timestamp())

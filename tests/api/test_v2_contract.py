@@ -377,7 +377,8 @@ def test_setting_the_default_sends_back_what_was_read():
         "location": "eastus2",
         "tags": {"team": "x"},
         "properties": {
-            "authMode": "AADToken",
+            # As MLClient sends it (recorded); the service answers AADToken.
+            "authMode": "aadToken",
             "properties": {"azureml.onlineendpointid": "E"},
             "description": "d",
             "defaults": {"deploymentName": "green"},

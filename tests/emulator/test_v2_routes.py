@@ -75,6 +75,29 @@ def _deployment(v2: V2Client, endpoint: str, name: str, component_id: str) -> di
     return v2.put_and_wait(f"/batchEndpoints/{endpoint}/deployments/{name}", body, DEPLOY_API)
 
 
+def started(directory: Path, *args: str) -> Iterator[V2Client]:
+    """An emulator started with ``args`` and a direct client of it; both stop after."""
+    process = EmulatorProcess(directory, extra_args=args).start()
+    client = V2Client(process.manifest)
+    try:
+        yield client
+    finally:
+        client.close()
+        process.stop()
+
+
+def scoring_endpoint(v2: V2Client, name: str) -> dict[str, Any]:
+    """Endpoint ``name`` whose default deployment ``blue`` runs the shipped ``score`` job."""
+    job = v2.manifest["v2_pipeline_jobs"]["score"]
+    v2.wait_job(job)
+    component = v2.component_from_job("score", "1", job).json()["id"]
+    _endpoint(v2, name)
+    _deployment(v2, name, "blue", component)
+    endpoint = v2.arm("GET", f"/batchEndpoints/{name}").json()
+    endpoint["properties"]["defaults"] = {"deploymentName": "blue"}
+    return v2.put_and_wait(f"/batchEndpoints/{name}", endpoint, "2023-10-01")
+
+
 @pytest.fixture(scope="module")
 def scoring(v2: V2Client, score_component: str) -> dict[str, Any]:
     """Endpoint ``nightly`` with deployment ``blue`` (the default) of ``score`` version 1."""
@@ -135,8 +158,14 @@ def test_endpoint_put_is_a_long_running_operation(v2: V2Client) -> None:
     )
     assert response.status_code == 201
     assert response.json()["properties"]["provisioningState"] == "Creating"
-    assert response.headers["Retry-After"] == "1"
-    assert "mfeOperationsStatus" in response.headers["Azure-AsyncOperation"]
+    # As recorded: a status URL, the resource as Location, a 30 minute timeout, no Retry-After.
+    assert "Retry-After" not in response.headers
+    assert "/locations/eastus2/mfeOperationsStatus/" in response.headers["Azure-AsyncOperation"]
+    assert response.headers["Location"].split("?")[0].endswith("/batchEndpoints/lro-check")
+    assert response.headers["x-ms-async-operation-timeout"] == "PT30M"
+    polled = v2.url(response.headers["Azure-AsyncOperation"]).json()
+    assert polled["status"] in ("Updating", "Succeeded")
+    assert "/mfeOperationsStatus/" in polled["id"]
     assert v2.wait_operation(response)["status"] == "Succeeded"
     endpoint = v2.arm("GET", "/batchEndpoints/lro-check").json()
     assert endpoint["properties"]["provisioningState"] == "Succeeded"
@@ -166,13 +195,16 @@ def test_component_from_a_job_declares_the_pipelines_inputs(
     body = v2.arm("GET", "/components/score/versions/1", "2024-01-01-preview").json()
     assert body["id"] == score_component
     assert body["name"] == "1"
-    inputs = body["properties"]["componentSpec"]["inputs"]
+    spec = body["properties"]["componentSpec"]
+    inputs = spec["inputs"]
     assert inputs["round_digits"]["type"] == "integer"
     assert inputs["input_data"]["type"] == "uri_file"
-    assert (
-        body["properties"]["componentSpec"]["sourceJobId"]
-        == (v2.manifest["v2_pipeline_jobs"]["score"])
-    )
+    # As recorded: optional and is_deterministic are strings; sourceJobId is not echoed, and
+    # the description is the spec's only.
+    assert {item["optional"] for item in inputs.values()} <= {"True", "False"}
+    assert spec["is_deterministic"] == "False"
+    assert "sourceJobId" not in spec
+    assert body["properties"]["description"] is None
 
 
 def test_component_versions_are_immutable(v2: V2Client, score_component: str) -> None:
@@ -195,9 +227,13 @@ def test_deployment_references_the_component_by_object(
 
 def test_invoke_runs_the_default_deployment_for_real(v2: V2Client, scoring: dict[str, Any]) -> None:
     response = v2.invoke(scoring["properties"]["scoringUri"], _literal_inputs(3))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     job = response.json()
-    assert job["name"].startswith("pipelinejob-")
+    # As recorded: the service names the job; properties.name is a made-up display name.
+    assert job["name"].startswith("batchjob-")
+    assert job["properties"]["name"] != job["name"]
+    assert response.headers["azureml-model-deployment"] == "blue"
+    assert "/batchEndpoints/nightly/deployments/blue" in response.headers["Location"]
     assert job["properties"]["tags"]["azureml.deploymentname"] == "blue"
     done = v2.wait_job(job["name"])
     assert done["properties"]["status"] == "Completed"
@@ -235,31 +271,31 @@ def test_invoke_with_an_unknown_deployment_or_no_default_is_404(
     assert no_default.status_code == 404
 
 
-def test_repeated_invoke_with_one_repeatability_id_makes_one_job(
+def test_by_default_a_repeated_repeatability_id_makes_another_job(
     v2: V2Client, scoring: dict[str, Any]
 ) -> None:
     uri = scoring["properties"]["scoringUri"]
     key = str(uuid.uuid4())
     first = v2.invoke(uri, _literal_inputs(), headers={"repeatability_request-id": key})
     second = v2.invoke(uri, _literal_inputs(), headers={"repeatability_request-id": key})
-    assert first.json()["name"] == second.json()["name"]
-    third = v2.invoke(
-        uri, _literal_inputs(), headers={"repeatability_request-id": str(uuid.uuid4())}
-    )
-    assert third.json()["name"] != first.json()["name"]
+    assert first.json()["name"] != second.json()["name"]
 
 
-def test_invoke_with_a_job_name_creates_that_job_once(
+def test_by_default_a_requested_job_name_becomes_the_display_name_only(
     v2: V2Client, scoring: dict[str, Any]
 ) -> None:
     uri = scoring["properties"]["scoringUri"]
     name = f"airflow-{uuid.uuid4().hex[:12]}"
     body = _literal_inputs()
     body["properties"]["name"] = name
-    assert v2.invoke(uri, body).json()["name"] == name
+    body["properties"]["properties"] = {"experimentName": "asked-for"}
+    first = v2.invoke(uri, body)
     again = v2.invoke(uri, body)
-    assert again.status_code == 409
-    assert v2.job(name)["properties"]["properties"]["azureml.endpointname"] == "nightly"
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["name"] != name and again.json()["name"] != first.json()["name"]
+    job = v2.job(first.json()["name"])["properties"]
+    assert (job["displayName"], job["experimentName"]) == (name, "asked-for")
+    assert job["description"] == "Pipeline submission for endpoint: nightly, deployment: blue."
 
 
 def test_cancel_is_an_operation_and_the_job_ends_canceled(v2: V2Client) -> None:
@@ -274,20 +310,28 @@ def test_cancel_is_an_operation_and_the_job_ends_canceled(v2: V2Client) -> None:
     }
     job = v2.invoke(endpoint["properties"]["scoringUri"], body, deployment="timer").json()
     response = v2.arm("POST", f"/jobs/{job['name']}/cancel", CANCEL_API)
-    assert response.status_code == 202
+    # As recorded: 202, body null, a Location to poll and no Azure-AsyncOperation.
+    assert (response.status_code, response.text) == (202, "null")
+    assert "Azure-AsyncOperation" not in response.headers
+    assert "/mfeOperationResults/" in response.headers["Location"]
     assert v2.job(job["name"])["properties"]["status"] in ("CancelRequested", "Canceled")
     location = response.headers["Location"]
     deadline = time.monotonic() + 30
     while (result := v2.url(location)).status_code == 202:
+        assert result.json() == {}
         assert time.monotonic() < deadline
         time.sleep(0.25)
-    assert result.status_code == 200
+    assert (result.status_code, result.text) == (200, "")
     assert v2.job(job["name"])["properties"]["status"] == "Canceled"
-    # Cancelling a job that has ended is accepted and changes nothing.
-    assert v2.arm("POST", f"/jobs/{job['name']}/cancel", CANCEL_API).status_code == 200
+    # By default a cancel of a job that has ended is refused, as the service does.
+    ended = v2.arm("POST", f"/jobs/{job['name']}/cancel", CANCEL_API)
+    assert (ended.status_code, ended.json()["error"]["code"]) == (400, "UserError")
+    assert "terminal status, it can't be canceled" in ended.json()["error"]["message"]
 
 
-def test_pipeline_job_needs_the_ml_token_header(v2: V2Client, score_component: str) -> None:
+def test_pipeline_job_checks_the_ml_token_header_when_sent(
+    v2: V2Client, score_component: str
+) -> None:
     body = {
         "properties": {
             "jobType": "Pipeline",
@@ -297,14 +341,17 @@ def test_pipeline_job_needs_the_ml_token_header(v2: V2Client, score_component: s
         }
     }
     name = f"direct-{uuid.uuid4().hex[:8]}"
-    refused = v2.arm("PUT", f"/jobs/{name}", JOB_API, json=body)
-    assert refused.status_code == 400
+    wrong = v2.arm("PUT", f"/jobs/{name}", JOB_API, json=body, headers={"x-azureml-token": "x"})
+    assert wrong.status_code == 401
     created = v2.arm(
         "PUT", f"/jobs/{name}", JOB_API, json=body, headers={"x-azureml-token": v2.token(ML_SCOPE)}
     )
     assert created.status_code == 201, created.text
     assert v2.wait_job(name)["properties"]["status"] == "Completed"
     assert v2.job(name)["properties"]["experimentName"] == "direct"
+    # Older clients send no x-azureml-token; the service takes those (recorded).
+    bare = f"bare-{uuid.uuid4().hex[:8]}"
+    assert v2.arm("PUT", f"/jobs/{bare}", JOB_API, json=body).status_code == 201
 
 
 def test_job_steps_are_child_runs_in_run_history(v2: V2Client) -> None:

@@ -190,7 +190,8 @@ def test_pascal_case_error_body() -> None:
     error = response_error(OP, 404, body, {"x-ms-request-id": "header-id"})
     assert str(error).startswith("get pipeline 'abc' failed: 404 NotFound: no pipeline abc")
     assert "look elsewhere" in str(error)
-    assert (error.status_code, error.code, error.correlation_id) == (404, "NotFound", "req-1")
+    assert (error.status_code, error.code) == (404, "NotFound")
+    assert error.correlation_id == "header-id (operation op-1, request req-1)"
 
 
 def test_camel_case_error_body_and_header_correlation() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mlpipelines._compat import BaseHook
+from airflow_provider_mlpipelines.clients.core.publishing import SOURCE_RUN_PROPERTY
 from airflow_provider_mlpipelines.clients.core.settings import settings_from_connection
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 from airflow_provider_mlpipelines.exceptions import (
@@ -109,7 +110,10 @@ def test_api_is_a_field_of_the_airflow_3_connection_form() -> None:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def v2_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, str]]:
-    with module_v2_emulator(tmp_path_factory, "--lro-seconds", str(LRO_SECONDS)) as started:
+    # The recorded service sends no Retry-After; this module checks that one is followed.
+    with module_v2_emulator(
+        tmp_path_factory, "--lro-seconds", str(LRO_SECONDS), "--lro-retry-after", "1"
+    ) as started:
         yield started
 
 
@@ -194,7 +198,9 @@ def test_publish_pipeline_from_run_registers_a_component_of_the_job(
         body = raw.get(
             f"/components/from_run_score/versions/{pipeline.version}", "2024-01-01-preview"
         ).json()
-        assert body["properties"]["componentSpec"]["sourceJobId"] == jobs["score"]
+        # The service does not echo sourceJobId: the component's tags record the source.
+        assert body["properties"]["tags"][SOURCE_RUN_PROPERTY] == jobs["score"]
+        assert pipeline.properties[SOURCE_RUN_PROPERTY] == jobs["score"]
 
 
 def test_the_run_history_host_is_discovered_once_per_workspace_and_process(

@@ -26,7 +26,27 @@ RESOURCE_NAME_LENGTH = (3, 32)
 
 Plane = Literal["invoke", "job"]
 
-_INVOKE_KINDS = {"literal": "Literal", "uri_folder": "UriFolder", "uri_file": "UriFile"}
+#: Job input types as each plane spells them: the ARM job API's ``jobInputType`` words, and
+#: the scoring (invoke) API's. A ``path`` input (a component registered from a job) takes a
+#: folder.
+_JOB_KINDS = {
+    "literal": "literal",
+    "uri_folder": "uri_folder",
+    "uri_file": "uri_file",
+    "path": "uri_folder",
+    "mltable": "mltable",
+    "mlflow_model": "mlflow_model",
+    "custom_model": "custom_model",
+}
+_INVOKE_KINDS = {
+    "literal": "Literal",
+    "uri_folder": "UriFolder",
+    "uri_file": "UriFile",
+    "path": "UriFolder",
+    "mltable": "MLTable",
+    "mlflow_model": "MLFlowModel",
+    "custom_model": "CustomModel",
+}
 
 
 def check_resource_name(value: str, what: str) -> str | None:
@@ -109,10 +129,10 @@ def literal_input(value: Any, plane: Plane) -> dict[str, Any]:
 
 
 def data_input(uri: str, kind: str, plane: Plane) -> dict[str, Any]:
-    """A ``uri_folder``/``uri_file`` input pointing at ``uri``."""
+    """A data input of one of :data:`DATA_TYPES` pointing at ``uri``."""
     if kind not in DATA_TYPES:
         raise ValueError(f"data input type {kind!r} is not one of {list(DATA_TYPES)}")
-    wire_kind = _INVOKE_KINDS[kind] if plane == "invoke" else kind
+    wire_kind = _INVOKE_KINDS[kind] if plane == "invoke" else _JOB_KINDS[kind]
     return {"jobInputType": wire_kind, "uri": uri}
 
 
@@ -152,8 +172,12 @@ def endpoint_body(
     tags: Mapping[str, str] | None = None,
     properties: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """PUT body of a batch endpoint (contract section 4); batch endpoints use ``AADToken``."""
-    props: dict[str, Any] = {"authMode": "AADToken", "properties": dict(properties or {})}
+    """PUT body of a batch endpoint (contract section 4).
+
+    ``authMode`` is sent as ``aadToken``, as ``MLClient`` sends it; the service answers
+    ``AADToken`` (tests/fixtures/recordings/batch_endpoint_create.json).
+    """
+    props: dict[str, Any] = {"authMode": "aadToken", "properties": dict(properties or {})}
     if description is not None:
         props["description"] = description
     if default_deployment is not None:

@@ -133,8 +133,41 @@ LITERAL_TYPES: dict[str, tuple[type, ...]] = {
     "number": (int, float),
     "boolean": (bool,),
 }
-#: Data input types that an Airflow ``data_path_assignments`` entry can fill.
-DATA_TYPES = ("uri_folder", "uri_file")
+#: Data input types that an Airflow ``data_path_assignments`` entry can fill: what components
+#: declare (``path`` is what the service derives for a component registered from a job,
+#: tests/fixtures/recordings/component_from_job.json) and the job input types of the ARM API.
+DATA_TYPES = ("uri_folder", "uri_file", "path", "mltable", "mlflow_model", "custom_model")
+#: Input type words as services and clients spell them, by their letters alone (any casing,
+#: with or without ``_``), and the one word used here.
+_TYPE_WORDS = {
+    "string": "string",
+    "str": "string",
+    "integer": "integer",
+    "int": "integer",
+    "number": "number",
+    "float": "number",
+    "double": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "urifolder": "uri_folder",
+    "urifile": "uri_file",
+    "path": "path",
+    "mltable": "mltable",
+    "mlflowmodel": "mlflow_model",
+    "custommodel": "custom_model",
+}
+
+
+def input_type(word: Any) -> str:
+    """A declared input type in one spelling: ``UriFolder``, ``uri_folder`` -> ``uri_folder``;
+    ``Integer`` -> ``integer``; a word not known here is kept, lower-cased."""
+    text = str(word if word is not None else "string").strip()
+    return _TYPE_WORDS.get(text.replace("_", "").lower(), text.lower())
+
+
+def flag(value: Any) -> bool:
+    """A boolean the service may answer as a JSON boolean or as ``"True"``/``"False"``."""
+    return value is True or str(value).strip().lower() == "true"
 
 
 @dataclass(frozen=True)
@@ -178,9 +211,9 @@ class ComponentVersion:
         inputs = tuple(
             ComponentInput(
                 name=str(name),
-                type=str(pick(body, "type", default="string")).lower(),
+                type=input_type(pick(body, "type")),
                 default=None if pick(body, "default") is None else str(pick(body, "default")),
-                optional=str(pick(body, "optional", default=False)).lower() == "true",
+                optional=flag(pick(body, "optional")),
             )
             for name, body in (declared.items() if isinstance(declared, Mapping) else ())
             if isinstance(body, Mapping)
@@ -191,8 +224,10 @@ class ComponentVersion:
             version=parts.get("version") or str(pick(data, "name", default="")),
             type=pick(spec, "type"),
             inputs=inputs,
-            description=pick(props, "description"),
-            is_archived=bool(pick(props, "isArchived", default=False)),
+            # The service answers a component's description in its spec only
+            # (properties.description is null: tests/fixtures/recordings/component_get.json).
+            description=pick(props, "description") or pick(spec, "description"),
+            is_archived=flag(pick(props, "isArchived")),
             source_job=pick(spec, "sourceJobId") or pick(spec, "source_job_id"),
             tags=_str_map(pick(props, "tags")),
         )
@@ -219,6 +254,8 @@ class Job:
     studio_url: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
+    description: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -233,11 +270,15 @@ class Job:
             raw_status=None if raw is None else str(raw),
             status=PipelineRunStatus.from_status(raw),
             experiment_name=pick(props, "experimentName"),
-            display_name=pick(props, "displayName"),
+            # An invoke's answer carries the display name as ``properties.name``; a job's GET
+            # as ``properties.displayName`` (tests/fixtures/recordings/batch_invoke.json).
+            display_name=pick(props, "displayName") or pick(props, "name"),
             component_id=pick(props, "componentId"),
             studio_url=studio,
             tags=_str_map(pick(props, "tags")),
             properties=_str_map(pick(props, "properties")),
+            created_at=pick(data, "systemData", "createdAt"),
+            description=pick(props, "description"),
         )
 
 

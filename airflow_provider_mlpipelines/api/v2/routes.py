@@ -225,6 +225,23 @@ def component_id(
     )
 
 
+def job_id(subscription_id: str, resource_group: str, workspace_name: str, name: str) -> str:
+    """The ARM id of a job, as ``MLClient`` names a component's source job (``sourceJobId``,
+    tests/fixtures/recordings/component_from_job.json)."""
+    return JOB_GET.format(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        job_name=name,
+    )
+
+
+def job_name_of(value: str) -> str:
+    """A job's name from its name or its ARM id (``.../jobs/{name}``)."""
+    head, marker, tail = value.strip().rpartition("/jobs/")
+    return unquote(tail.split("/")[0]) if marker and head else value.strip()
+
+
 def parse_component_id(value: str) -> dict[str, str] | None:
     """The parts of a component ARM id (``component_name``, ``version``...), else ``None``."""
     found = COMPONENT_ID.match(value.strip())

@@ -18,8 +18,17 @@ from airflow_provider_mlpipelines.exceptions import (
     service_error_class,
 )
 
-#: Response headers that carry a request's correlation id, most specific first.
-CORRELATION_HEADERS = ("x-ms-request-id", "x-request-id", "x-ms-client-request-id")
+#: Response headers that carry a request's correlation id, most specific first. ARM answers
+#: carry ``x-ms-correlation-request-id`` (what Azure support asks for) and no
+#: ``x-ms-request-id``; the scoring (invoke) host answers ``X-Request-ID``; run history
+#: ``mise-correlation-id`` (tests/fixtures/recordings/NOTES.md, section 7).
+CORRELATION_HEADERS = (
+    "x-ms-correlation-request-id",
+    "x-ms-request-id",
+    "x-request-id",
+    "x-ms-client-request-id",
+    "mise-correlation-id",
+)
 #: Keys of an error body's ``Correlation`` map that identify the request, most specific first.
 _CORRELATION_KEYS = ("RequestId", "requestId", "request", "operation", "Operation")
 _MAX_TEXT_BODY = 300
@@ -65,6 +74,9 @@ def response_error(
     details = [str(d.get("Message") or d.get("message")) for d in info.details if _has_message(d)]
     if details:
         message = "; ".join([m for m in (message, *details) if m])
+    if info.inner_codes and message:
+        # ARM says "UserError" for a 404 too; the inner chain names what was wrong.
+        message = f"{message} [{' > '.join(info.inner_codes)}]"
     return service_error_class(status)(
         operation.name,
         operation.resource,
@@ -92,14 +104,24 @@ def describe_exception(error: BaseException) -> str:
 
 
 def correlation_id(info: ServiceErrorInfo, headers: Mapping[str, str]) -> str | None:
-    """The request's correlation id: from the error body, else from the response headers."""
-    for key in _CORRELATION_KEYS:
-        if info.correlation.get(key):
-            return info.correlation[key]
-    if info.correlation:
-        return next(iter(info.correlation.values()))
+    """Every id that identifies the failed request: the response header's and the error body's.
+
+    ARM gives both, and they differ: ``x-ms-correlation-request-id`` (a GUID) in the headers and
+    an ``operation``/``request`` pair in the body's ``Correlation`` item; the pipelines service
+    gives a ``Correlation`` map in the body. Each one found is named, the most useful first.
+    """
     lowered = {str(k).lower(): v for k, v in headers.items()}
-    return next((lowered[h] for h in CORRELATION_HEADERS if lowered.get(h)), None)
+    header = next((str(lowered[h]) for h in CORRELATION_HEADERS if lowered.get(h)), None)
+    body = [info.correlation[k] for k in _CORRELATION_KEYS if info.correlation.get(k)]
+    if not body and info.correlation:
+        body = [next(iter(info.correlation.values()))]
+    if header is None:
+        return ", ".join(dict.fromkeys(body)) or None
+    named = [
+        f"{k} {info.correlation[k]}" for k in ("operation", "request") if k in info.correlation
+    ]
+    extra = named or [v for v in body if v != header]
+    return f"{header} ({', '.join(extra)})" if extra else header
 
 
 def _has_message(detail: Mapping[str, Any]) -> bool:

@@ -43,7 +43,11 @@ class V1Submissions(V1Endpoints):
         return self.runs_list_lag_seconds
 
     def runs_of_task(
-        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
+        self,
+        target: RunTarget,
+        identity: Mapping[str, str],
+        tries: Sequence[int],
+        since: float | None = None,
     ) -> list[PipelineRun]:
         """The runs that tries of one task instance submitted to ``target``.
 
@@ -53,6 +57,8 @@ class V1Submissions(V1Endpoints):
         :param target: where the task submits (a ``SubmitTarget``).
         :param identity: the task instance's identity tags.
         :param tries: the earlier tries whose runs are looked for, newest first.
+        :param since: when the earliest of them may have started (v1's runs carry the task's
+            tags, which suffice).
         """
         return [
             run

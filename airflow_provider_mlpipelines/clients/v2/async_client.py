@@ -7,6 +7,7 @@ The same calls and the same mapping to shared models as the sync v2 client
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
 from airflow_provider_mlpipelines.clients.v2 import calls
 from airflow_provider_mlpipelines.clients.v2.gaps import V2_GAPS, refuse
 from airflow_provider_mlpipelines.clients.v2.resources import V2Resources
+from airflow_provider_mlpipelines.exceptions import AzureMLServiceError
+
+log = logging.getLogger(__name__)
 
 
 class AsyncV2Client:
@@ -52,8 +56,19 @@ class AsyncV2Client:
         return calls.run_from_job(await self._json(calls.job_call(self.settings, run_id)))
 
     async def cancel_pipeline_run(self, run_id: str) -> None:
+        """As the sync client's: a refused cancel of a job that has ended cancels nothing."""
         call = calls.cancel_call(self.settings, run_id)
-        await self._finish_operation(call, await self.transport.execute(call))
+        try:
+            reply = await self.transport.execute(call)
+        except AzureMLServiceError as refused:
+            if not calls.may_mean_ended(refused):
+                raise
+            run = await self.get_pipeline_run(run_id)
+            if not run.status.is_terminal:
+                raise
+            log.info("Job %s had already ended (%s); nothing to cancel", run_id, run.status.value)
+            return
+        await self._finish_operation(call, reply)
 
     async def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
         return calls.step_statuses(await self._children(run_id))

@@ -34,7 +34,11 @@ from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
 from airflow_provider_mlpipelines.clients.core.errors import Operation
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings, is_loopback
 from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
-from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, AzureMLServerError
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLInvalidInputError,
+    AzureMLServerError,
+    AzureMLServiceError,
+)
 
 _JOB_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
 
@@ -75,6 +79,7 @@ def absolute_call(
     body: Any = None,
     headers: Mapping[str, str] | None = None,
     idempotent: bool = True,
+    checkable: bool = False,
     bounded: bool = True,
 ) -> Call:
     """A call to a URL the service handed out (an LRO status, a ``nextLink``, a ``scoringUri``).
@@ -105,6 +110,7 @@ def absolute_call(
         headers=headers,
         body=body,
         idempotent=idempotent,
+        checkable=checkable,
         bounded=bounded,
     )
 
@@ -126,6 +132,11 @@ def cancel_call(settings: ConnectionSettings, name: str) -> Call:
     name = check_id(name, "run_id")
     # A cancel often follows the deadline (a timeout, on_kill): it keeps its retries.
     return arm_call(settings, routes.JOB_CANCEL, quoted(name), bounded=False, job_name=name)
+
+
+def may_mean_ended(error: AzureMLServiceError) -> bool:
+    """Whether a refused cancel may say the job has ended (400 or 409: its state forbids it)."""
+    return error.status_code in (400, 409)
 
 
 def run_from_job(data: Mapping[str, Any] | None) -> PipelineRun:

@@ -32,6 +32,7 @@ from airflow_provider_mlpipelines.api.v2 import bodies, routes
 from airflow_provider_mlpipelines.api.v2.models import DATA_TYPES, ComponentVersion, page_items
 from airflow_provider_mlpipelines.clients.core.checks import check_id
 from airflow_provider_mlpipelines.clients.core.publishing import (
+    SOURCE_RUN_PROPERTY,
     choose_existing,
     existing_pipelines,
     newest,
@@ -168,8 +169,12 @@ class V2Client(V2Jobs):
         run_id = check_id(run_id, "pipeline_run_id")
         if version is None:
             version = _next_version(c.version for c in self.component_versions(name))
-        body = bodies.component_from_job_body(run_id, name, str(version), description)
-        body["properties"]["tags"] = dict(properties or {})
+        # MLClient names the source job by its ARM id; the service does not echo it back
+        # (tests/fixtures/recordings/component_from_job.json), so the component's tags record
+        # it too, for a later publish to recognise its source.
+        source = routes.job_id(**self.settings.workspace, name=run_id)
+        body = bodies.component_from_job_body(source, name, str(version), description)
+        body["properties"]["tags"] = {**(properties or {}), SOURCE_RUN_PROPERTY: run_id}
         call = calls.arm_call(
             self.settings,
             routes.COMPONENT_FROM_JOB_PUT,

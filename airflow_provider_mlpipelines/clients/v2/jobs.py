@@ -8,6 +8,7 @@ are its run-history children.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from airflow_provider_mlpipelines.api.models import (
 from airflow_provider_mlpipelines.api.run_tags import TRY_NUMBER_TAG
 from airflow_provider_mlpipelines.api.status import ParameterType
 from airflow_provider_mlpipelines.api.v2 import bodies, routes
-from airflow_provider_mlpipelines.api.v2.models import ComponentVersion, pick
+from airflow_provider_mlpipelines.api.v2.models import ComponentVersion, Job, pick
 from airflow_provider_mlpipelines.clients.core.checks import quoted
 from airflow_provider_mlpipelines.clients.core.errors import Operation
 from airflow_provider_mlpipelines.clients.core.reports import (
@@ -30,10 +31,21 @@ from airflow_provider_mlpipelines.clients.core.reports import (
     failed_steps,
     render_run_failure,
 )
-from airflow_provider_mlpipelines.clients.core.transport import Call, SyncTransport
+from airflow_provider_mlpipelines.clients.core.transport import (
+    AmbiguousAttempt,
+    Call,
+    SyncTransport,
+)
 from airflow_provider_mlpipelines.clients.protocol import RunTarget
 from airflow_provider_mlpipelines.clients.v2 import calls
 from airflow_provider_mlpipelines.clients.v2.gaps import V2_GAPS, refuse
+from airflow_provider_mlpipelines.clients.v2.invokes import (
+    BATCH_RUN_TAG,
+    InvokeTarget,
+    carries_marker,
+    invoked_job,
+    unmarked_jobs,
+)
 from airflow_provider_mlpipelines.clients.v2.resources import V2Resources
 from airflow_provider_mlpipelines.exceptions import (
     AzureMLAuthenticationError,
@@ -41,6 +53,7 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
     AzureMLServerError,
+    AzureMLServiceError,
     format_choices,
 )
 
@@ -69,7 +82,19 @@ class V2Jobs(V2Resources):
         """Ask for the cancel and follow its long-running operation; the job then moves to
         ``Canceled`` (callers confirm by reading the job)."""
         call = calls.cancel_call(self.settings, run_id)
-        self.finish_operation(call, self.arm.execute(call))
+        try:
+            reply = self.arm.execute(call)
+        except AzureMLServiceError as refused:
+            if not calls.may_mean_ended(refused):
+                raise
+            # The service refuses to cancel a job in a terminal state (400 UserError "... terminal
+            # status, it can't be canceled"): that is nothing to cancel, if the job has ended.
+            run = self.get_pipeline_run(run_id)
+            if not run.status.is_terminal:
+                raise
+            log.info("Job %s had already ended (%s); nothing to cancel", run_id, run.status.value)
+            return
+        self.finish_operation(call, reply)
 
     def get_step_statuses(self, run_id: str) -> dict[str, StepStatus]:
         return calls.step_statuses(self._children(run_id))
@@ -116,22 +141,46 @@ class V2Jobs(V2Resources):
         return calls.remember_history_base(self.settings, discovery)
 
     def runs_of_task(
-        self, target: RunTarget, identity: Mapping[str, str], tries: Sequence[int]
+        self,
+        target: RunTarget,
+        identity: Mapping[str, str],
+        tries: Sequence[int],
+        since: float | None = None,
     ) -> list[PipelineRun]:
         """The jobs that tries ``tries`` of the task instance ``identity`` submitted.
 
-        v2 jobs are named after the task instance and try (see ``job_name_for``), so each is
-        one read by name; the batch jobs' own tags do not carry Airflow's.
+        Each try asked for a name derived from the task instance and the try (see
+        ``job_name_for``): a pipeline job (PUT) has that name, an invoked job has it as its
+        name or, where the service names the job itself, as its display name. A service that
+        keeps neither cannot be asked which job a try made; the task state store (Airflow
+        3.3+), where the operator records the job's name as soon as the service answers, is
+        then the only record. Without it, when none is found and jobs of the target endpoint
+        created since ``since`` carry no marker, one of them may be an earlier try's: that is
+        said (:class:`AzureMLUndecidableSubmissionError`) rather than submitting again.
         """
-        found = []
-        for try_number in tries:
+        markers = {calls.task_job_name(identity, number): number for number in tries}
+        found: dict[str, tuple[PipelineRun, int]] = {}
+        for marker, number in markers.items():
             try:
-                run = self.get_pipeline_run(calls.task_job_name(identity, try_number))
+                found[marker] = (self.get_pipeline_run(marker), number)
             except AzureMLNotFoundError:
                 continue
-            run.tags.update({**identity, TRY_NUMBER_TAG: str(try_number)})
-            found.append(run)
-        return found
+        missing = [marker for marker in markers if marker not in found]
+        if missing:
+            jobs = self.batch_jobs()
+            for marker in missing:
+                mine = carries_marker(jobs, marker)
+                if mine:
+                    found[marker] = (self.get_pipeline_run(mine[0].name), markers[marker])
+            if not found and since is not None and target.endpoint_id:
+                endpoint = self.batch_endpoint(target.endpoint_id)
+                deployments = [d.name for d in self.deployments(endpoint.name)]
+                unmarked_jobs(jobs, endpoint.name, deployments, since, sorted(markers))
+        runs = []
+        for run, number in found.values():
+            run.tags.update({**identity, TRY_NUMBER_TAG: str(number)})
+            runs.append(run)
+        return runs
 
     # ---------------------------------------------------------------------------------------
     # Submissions
@@ -234,16 +283,16 @@ class V2Jobs(V2Resources):
                 quoted(endpoint.name),
                 message="the endpoint reports no scoringUri",
             )
-        name = calls.job_name_for(submission.tags)
+        marker = calls.job_name_for(submission.tags)
         body = bodies.invoke_body(
             self._inputs(component, submission, "invoke"),
             experiment_name=submission.experiment_name,
-            job_name=name,
+            job_name=marker,
         )
         headers = {
             routes.HEADER_DEPLOYMENT: deployment.name,
             # The same id on every resend of this submission, for a service that dedupes on it.
-            routes.HEADER_REPEATABILITY: str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+            routes.HEADER_REPEATABILITY: str(uuid.uuid5(uuid.NAMESPACE_URL, marker)),
         }
         call = calls.absolute_call(
             self.settings,
@@ -253,12 +302,65 @@ class V2Jobs(V2Resources):
             same_origin=False,
             body=body,
             headers=headers,
+            # Resent only once a lookup has shown that the lost attempt made no job.
+            idempotent=False,
+            checkable=True,
         )
-        return self._created(call, name, self.ml)
+        target = InvokeTarget(
+            endpoint.name, deployment.name, marker, submission.experiment_name, time.time()
+        )
+        return self._invoked(call, target)
+
+    def _invoked(self, call: Call, target: InvokeTarget) -> PipelineRun:
+        """Send the invoke; an attempt whose outcome is unknown is looked up, not resent."""
+        retries_done = 0
+        while True:
+            try:
+                reply = self.ml.execute(call, retries_done=retries_done)
+            except AzureMLConflictError:
+                # A service that names the job as asked refuses a taken name: the lost
+                # attempt made the job.
+                log.info("%s: job %s exists already; using it", call.operation, target.marker)
+                return self.get_pipeline_run(target.marker)
+            except AmbiguousAttempt as ambiguous:
+                log.warning(
+                    "%s: outcome unknown (%s); looking for the job it may have made",
+                    call.operation,
+                    ambiguous.error,
+                )
+                found = invoked_job(self.batch_jobs(), target)
+                if found is not None:
+                    log.info("%s: the lost attempt made job %s", call.operation, found.name)
+                    return self.get_pipeline_run(found.name)
+                if ambiguous.wait is None:
+                    raise ambiguous.error from None
+                log.warning("%s: it made none; sending again", call.operation)
+                self.sleep(ambiguous.wait)
+                retries_done = ambiguous.retries_done + 1
+                continue
+            run = calls.run_from_job(reply.json())
+            # The job's name is the answer's, never the one asked for (the service makes its
+            # own): it is what the caller records at once.
+            log.info("%s: submitted job %s", call.operation, run.id)
+            if not run.id:
+                raise AzureMLServerError(
+                    call.operation.name,
+                    call.operation.resource,
+                    code="InvalidResponse",
+                    message="the invoke's answer names no job",
+                )
+            return run
+
+    def batch_jobs(self) -> list[Job]:
+        """The workspace's batch jobs (tag ``azureml.batchrun``), every page."""
+        call = calls.arm_call(
+            self.settings, routes.JOB_LIST, params={routes.QUERY_TAG: BATCH_RUN_TAG}
+        )
+        return [Job.from_json(item) for item in self._all_pages(call)]
 
     def _created(self, call: Call, name: str, transport: SyncTransport) -> PipelineRun:
-        # The name was chosen here, so a resend (a lost answer, a 5xx) cannot make a second job:
-        # the service refuses the taken name, and the job of the first attempt is the run.
+        # A pipeline job's PUT names the job (the recorded service keeps the client's name), so
+        # a resend after a lost answer is the same job's create-or-update, not a second job.
         try:
             reply = transport.execute(call)
         except AzureMLConflictError:

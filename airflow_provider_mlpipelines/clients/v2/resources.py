@@ -29,6 +29,7 @@ from airflow_provider_mlpipelines.api.v2.models import (
     pick,
 )
 from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.publishing import SOURCE_RUN_PROPERTY
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.transport import Call, Reply, SyncTransport
 from airflow_provider_mlpipelines.clients.v2 import calls
@@ -107,11 +108,9 @@ class V2Resources:
 
     @staticmethod
     def pipeline_of(component: ComponentVersion) -> PublishedPipeline:
-        from airflow_provider_mlpipelines.clients.core.publishing import SOURCE_RUN_PROPERTY
-
         properties = dict(component.tags)
         if component.source_job:
-            properties[SOURCE_RUN_PROPERTY] = component.source_job
+            properties[SOURCE_RUN_PROPERTY] = routes.job_name_of(component.source_job)
         return PublishedPipeline(
             id=component.id,
             name=component.component_name,

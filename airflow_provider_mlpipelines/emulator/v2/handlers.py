@@ -17,7 +17,6 @@ from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.http import context_of, json_response, read_json
 from airflow_provider_mlpipelines.emulator.v2 import render
 from airflow_provider_mlpipelines.emulator.v2.handling import (
-    RETRY_AFTER,
     Handler,
     accepted,
     arm,
@@ -26,10 +25,12 @@ from airflow_provider_mlpipelines.emulator.v2.handling import (
     client_id_of,
     lro_response,
     paged_response,
+    retry_after,
     scoring,
     v2_service,
 )
 from airflow_provider_mlpipelines.emulator.v2.operations import IN_PROGRESS
+from airflow_provider_mlpipelines.emulator.v2.run_dto import run_dto
 
 OPERATION_STATUS_PATH = (
     "/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices"
@@ -223,19 +224,13 @@ async def get_job(request: web.Request) -> web.Response:
 
 @arm
 async def put_job(request: web.Request) -> web.Response:
-    """PUT ``jobs/{name}``: a pipeline job; needs the ML token in ``x-azureml-token``."""
+    """PUT ``jobs/{name}``: a pipeline job. An ``x-azureml-token`` (the ML audience) is checked
+    when sent; older clients send none, and the service takes those too (recorded)."""
     ml_token = request.headers.get(routes.HEADER_ML_TOKEN)
-    if not ml_token:
-        raise EmulatorError(
-            400,
-            "UserError",
-            f"Submitting a pipeline job needs the {routes.HEADER_ML_TOKEN} header with a token "
-            "for https://ml.azure.com",
-            routes.HEADER_ML_TOKEN,
+    if ml_token:
+        context_of(request).authority.check(
+            f"Bearer {ml_token}", audiences=context_of(request).ml_audiences
         )
-    context_of(request).authority.check(
-        f"Bearer {ml_token}", audiences=context_of(request).ml_audiences
-    )
     job, run, created = v2_service(request).submit_job(
         request.match_info["job_name"], await read_json(request)
     )
@@ -253,12 +248,12 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------------------ operations
 async def operation_status(request: web.Request) -> web.Response:
-    """GET an ``Azure-AsyncOperation`` URL: ``{"status": "InProgress" | "Succeeded" | ...}``."""
+    """GET an ``Azure-AsyncOperation`` URL: ``{"status": "Updating" | "Succeeded" | ...}``."""
     check_token(request, context_of(request).arm_audiences)
     operation = v2_service(request).operations.get(request.match_info["operation_id"])
-    response = json_response(render.operation_status(operation))
+    response = json_response(render.operation_status(operation, str(request.url.path)))
     if operation.status == IN_PROGRESS:
-        response.headers["Retry-After"] = RETRY_AFTER
+        retry_after(request, response)
     return response
 
 
@@ -267,9 +262,9 @@ async def operation_result(request: web.Request) -> web.Response:
     check_token(request, context_of(request).arm_audiences)
     operation = v2_service(request).operations.get(request.match_info["operation_id"])
     if operation.status == IN_PROGRESS:
-        response = web.Response(status=202)
+        response = json_response({}, status=202)
         response.headers["Location"] = str(request.url)
-        response.headers["Retry-After"] = RETRY_AFTER
+        retry_after(request, response)
         return response
     if operation.error:
         raise EmulatorError(400, operation.error["code"], operation.error["message"])
@@ -290,7 +285,15 @@ async def invoke(request: web.Request) -> web.Response:
         await read_json(request),
         repeatability,
     )
-    return json_response(render.batch_job(job, run, arm_urls(request), client_id_of(request)))
+    urls = arm_urls(request)
+    # As recorded: 201, the deployment echoed, and a Location that names the deployment.
+    response = json_response(render.batch_job(job, run, urls, client_id_of(request)), status=201)
+    response.headers[routes.HEADER_DEPLOYMENT] = job.deployment or ""
+    response.headers["Location"] = (
+        f"{urls.base}{urls.endpoint_id(job.endpoint or '')}/deployments/{job.deployment}"
+        "?api-version=2020-09-01-dataplanepreview"
+    )
+    return response
 
 
 @scoring
@@ -316,7 +319,10 @@ async def list_job_children(request: web.Request) -> web.Response:
     )
     return json_response(
         {
-            "value": [v1_render.history_step(run, step) for step in steps],
+            "value": [
+                run_dto(v1_render.history_step(run, step), run.id, client_id_of(request))
+                for step in steps
+            ],
             "continuationToken": token,
             "nextLink": None,
         }

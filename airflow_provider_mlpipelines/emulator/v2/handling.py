@@ -23,7 +23,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Page size of ARM lists (contract section 1.7).
 PAGE_SIZE = 100
 #: Seconds a client should wait between polls of an operation (contract section 2).
-RETRY_AFTER = "1"
 
 
 def v2_service(request: web.Request) -> V2Service:
@@ -98,21 +97,33 @@ def scoring(handler: Handler) -> Handler:
 def lro_response(
     request: web.Request, body: Any, status: int, operation: Operation, location: str
 ) -> web.Response:
+    # As recorded: the status URL, the resource itself as Location, a 30 minute timeout, and
+    # Retry-After only where the behaviour switch asks for one.
     urls = arm_urls(request)
     response = json_response(body, status=status)
     response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
-    response.headers["Retry-After"] = RETRY_AFTER
-    response.headers["x-ms-async-operation-timeout"] = "PT1H"
+    response.headers["Location"] = str(request.url)
+    response.headers["x-ms-async-operation-timeout"] = "PT30M"
+    retry_after(request, response)
     return response
 
 
 def accepted(request: web.Request, operation: Operation, location: str) -> web.Response:
+    """A job cancel's answer as recorded: 202, body ``null``, a ``Location`` to poll (202
+    ``{}`` until done, then 200), no ``Azure-AsyncOperation``."""
     urls = arm_urls(request)
-    response = web.Response(status=202)
+    response = web.Response(status=202, text="null", content_type="application/json")
     response.headers["Location"] = urls.operation_result(location, operation.id)
-    response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
-    response.headers["Retry-After"] = RETRY_AFTER
+    response.headers["x-ms-async-operation-timeout"] = "PT1H"
+    retry_after(request, response)
     return response
+
+
+def retry_after(request: web.Request, response: web.StreamResponse) -> None:
+    """Set ``Retry-After`` when the behaviour switch asks for one (recorded answers have none)."""
+    seconds = v2_service(request).behaviour.lro_retry_after
+    if seconds is not None:
+        response.headers["Retry-After"] = f"{seconds:g}"
 
 
 def paged_response(request: web.Request, items: list[Any]) -> web.Response:

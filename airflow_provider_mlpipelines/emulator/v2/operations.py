@@ -19,7 +19,8 @@ from typing import Any
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.records import utc_now
 
-IN_PROGRESS = "InProgress"
+#: The in-progress word the recorded operations answer (never ``InProgress``).
+IN_PROGRESS = "Updating"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 
@@ -45,7 +46,7 @@ class Operation:
 class Operations:
     """The operations of one emulator process.
 
-    :param delay: seconds an operation stays ``InProgress`` at least.
+    :param delay: seconds an operation stays in progress (``Updating``) at least.
     """
 
     def __init__(self, delay: float = 1.0) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_mlpipelines.api.status import ParameterType, PipelineRunStatus
 from airflow_provider_mlpipelines.api.v2 import routes
@@ -90,6 +90,11 @@ class ArmUrls:
             f"/mfeOperationResults/{operation_id}?api-version={routes.API_BATCH_ENDPOINT}"
         )
 
+    def tracking(self) -> str:
+        """The MLflow tracking URI of the workspace, in the recorded ``azureml://`` shape."""
+        host = urlsplit(self.base).netloc
+        return f"azureml://{host}/mlflow/v1.0{routes.WORKSPACE.format(**self.scope())}?"
+
     def studio_job(self, name: str) -> str:
         scope = self.scope()
         wsid = (
@@ -164,9 +169,12 @@ def component_spec(record: ComponentRecord, spec: PipelineSpec) -> dict[str, Any
     inputs: dict[str, Any] = {}
     for parameter in spec.parameters:
         declared: dict[str, Any] = {"type": _INPUT_TYPES[parameter.type]}
+        # As recorded, the service answers optional as the strings "True"/"False", on every
+        # input, and defaults as strings.
+        declared["optional"] = "False"
         if parameter.default is not None:
-            declared["default"] = params_mod.to_wire(parameter.type, parameter.default)
-            declared["optional"] = True
+            declared["default"] = str(params_mod.to_wire(parameter.type, parameter.default))
+            declared["optional"] = "True"
         inputs[parameter.name] = declared
     for data_input in spec.data_inputs:
         path = data_input.default.literal.relative_path if data_input.default.literal else ""
@@ -175,20 +183,22 @@ def component_spec(record: ComponentRecord, spec: PipelineSpec) -> dict[str, Any
             if data_input.is_dataset or "." in path.rsplit("/", 1)[-1]
             else ("uri_folder")
         )
-        inputs[data_input.name] = {"type": kind, "optional": True}
+        inputs[data_input.name] = {"type": kind, "optional": "True"}
+    # The service does not echo sourceJobId (tests/fixtures/recordings/component_from_job.json).
     return {
         "name": record.name,
         "version": record.version,
         "type": "pipeline",
         "display_name": record.name,
+        "is_deterministic": "False",
         "description": record.description or spec.description,
+        "tags": dict(record.tags),
         "inputs": inputs,
         "outputs": {},
         "jobs": {
             step.name: {"name": step.name, "type": "command", "_source": "EMULATOR"}
             for step in spec.steps
         },
-        "sourceJobId": record.source_job,
     }
 
 
@@ -202,7 +212,8 @@ def component_version(
         "systemData": system_data(record.created, record.created, client_id),
         "properties": {
             "componentSpec": component_spec(record, spec),
-            "description": record.description,
+            # As recorded: null here, the description is the spec's.
+            "description": None,
             "tags": dict(record.tags),
             "properties": {},
             "isAnonymous": record.is_anonymous,
@@ -232,9 +243,13 @@ def job(
             "status": job_status(record, run),
             "displayName": record.display_name or record.name,
             "experimentName": record.experiment_name,
-            "description": None,
+            "description": _job_description(record),
             "componentId": component_id,
             "computeId": None,
+            "identity": None,
+            "sourceJobId": None,
+            "notificationSetting": None,
+            "secretsConfiguration": None,
             "inputs": _job_plane_inputs(record.inputs),
             "outputs": {},
             "jobs": {},
@@ -243,10 +258,35 @@ def job(
             "tags": dict(record.tags),
             "properties": dict(record.properties),
             "services": {
-                "Studio": {"jobServiceType": "Studio", "endpoint": urls.studio_job(record.name)},
+                "Tracking": {
+                    "jobServiceType": "Tracking",
+                    "endpoint": urls.tracking(),
+                    "port": None,
+                    "status": None,
+                    "errorMessage": None,
+                    "properties": None,
+                    "nodes": None,
+                },
+                "Studio": {
+                    "jobServiceType": "Studio",
+                    "endpoint": urls.studio_job(record.name),
+                    "port": None,
+                    "status": None,
+                    "errorMessage": None,
+                    "properties": None,
+                    "nodes": None,
+                },
             },
         },
     }
+
+
+def _job_description(record: JobRecord) -> str | None:
+    if record.endpoint:
+        return (
+            f"Pipeline submission for endpoint: {record.endpoint}, deployment: {record.deployment}."
+        )
+    return None
 
 
 def batch_job(record: JobRecord, run: RunRecord, urls: ArmUrls, client_id: str) -> dict[str, Any]:
@@ -257,13 +297,33 @@ def batch_job(record: JobRecord, run: RunRecord, urls: ArmUrls, client_id: str) 
         "type": f"{_PROVIDER}/workspaces/batchEndpoints/jobs",
         "systemData": system_data(record.created, run.modified, client_id),
         "properties": {
+            # As recorded: properties.name is the job's display name, not its name.
+            "name": record.display_name or record.name,
             "status": job_status(record, run),
             "provisioningState": "Succeeded",
             "inputData": dict(record.inputs),
             "outputData": {},
-            "compute": {"isLocal": False},
+            "compute": {
+                "target": None,
+                "instanceCount": None,
+                "isLocal": False,
+                "location": None,
+                "properties": None,
+            },
+            "retrySettings": {"maxRetries": 3, "timeout": "PT30S"},
             "interactionEndpoints": {
-                "Studio": {"jobEndpointType": "Studio", "endpoint": urls.studio_job(record.name)},
+                "Tracking": {
+                    "jobEndpointType": "Tracking",
+                    "port": None,
+                    "endpoint": urls.tracking(),
+                    "properties": None,
+                },
+                "Studio": {
+                    "jobEndpointType": "Studio",
+                    "port": None,
+                    "endpoint": urls.studio_job(record.name),
+                    "properties": None,
+                },
             },
             "tags": dict(record.tags),
             "properties": dict(record.properties),
@@ -290,9 +350,10 @@ def _job_plane_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
-def operation_status(operation: Any) -> dict[str, Any]:
+def operation_status(operation: Any, path: str) -> dict[str, Any]:
+    """An operation's status document; its ``id`` is the status URL's ARM path, as recorded."""
     body: dict[str, Any] = {
-        "id": operation.id,
+        "id": path,
         "name": operation.id,
         "status": operation.status,
         "startTime": operation.start_time,

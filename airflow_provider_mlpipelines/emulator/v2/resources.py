@@ -20,6 +20,7 @@ from airflow_provider_mlpipelines.emulator.records import utc_now
 from airflow_provider_mlpipelines.emulator.runs import RunService
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService
 from airflow_provider_mlpipelines.emulator.store import Store
+from airflow_provider_mlpipelines.emulator.v2.behaviour import V2Behaviour
 from airflow_provider_mlpipelines.emulator.v2.checks import (
     conflict,
     not_found,
@@ -62,8 +63,11 @@ class V2Resources:
         store: Store,
         location: str,
         operations: Operations,
+        *,
+        behaviour: V2Behaviour | None = None,
     ) -> None:
         self.workspace = workspace
+        self.behaviour = behaviour or V2Behaviour()
         self.runs = runs
         self.store = store
         self.location = location
@@ -306,10 +310,11 @@ class V2Resources:
         if not source:
             raise user_error(
                 "The emulator registers pipeline components from an existing pipeline job: "
-                "set componentSpec.sourceJobId to the job's name",
+                "set componentSpec.sourceJobId to the job's ARM id or name",
                 "componentSpec.sourceJobId",
             )
-        job = self.jobs.get(str(source))
+        # MLClient names the job by its ARM id (recorded); its bare name is accepted too.
+        job = self.jobs.get(routes.job_name_of(str(source)))
         if job is None:
             raise user_error(
                 f"componentSpec.sourceJobId: pipeline job '{source}' was not found",

@@ -104,6 +104,8 @@ class V2Service(V2Resources):
     ) -> tuple[JobRecord, RunRecord]:
         """Create a batch job on an endpoint's deployment (contract section 7)."""
         endpoint = self.get_endpoint(endpoint_name)
+        if self.behaviour.invoke_repeatability != "honour":
+            repeatability_id = None
         if repeatability_id:
             earlier = self._repeatable.get((endpoint.name.lower(), repeatability_id))
             if earlier and earlier[0] > time.monotonic():
@@ -128,18 +130,21 @@ class V2Service(V2Resources):
                 "azureml-model-deployment",
             )
         props = pick(body, "properties", default={})
-        name = pick(props, "name") or f"pipelinejob-{uuid.uuid4()}"
+        requested = pick(props, "name")
+        name, display_name = self._invoke_names(str(requested) if requested else None)
         if name in self.jobs:
             raise conflict(f"A job named '{name}' already exists", "name")
         component = self.component_by_id(deployment.component_id, target="componentId")
-        experiment = pick(props, "properties", "experimentName") or endpoint.name
+        experiment = endpoint.name
+        if self.behaviour.invoke_experiment == "requested":
+            experiment = pick(props, "properties", "experimentName") or endpoint.name
         job, run = self.start_job(
             component,
-            name=str(name),
+            name=name,
             experiment=str(experiment),
             inputs=pick(props, "inputData", default={}),
             inputs_target="inputData",
-            display_name=None,
+            display_name=display_name,
             tags={
                 "azureml.batchrun": "true",
                 "azureml.deploymentname": deployment.name,
@@ -164,6 +169,20 @@ class V2Service(V2Resources):
             expires = time.monotonic() + REPEATABILITY_SECONDS
             self._repeatable[(endpoint.name.lower(), repeatability_id)] = (expires, job.name)
         return job, run
+
+    def _invoke_names(self, requested: str | None) -> tuple[str, str]:
+        """The job name and display name of an invoke, as the behaviour switches say.
+
+        The recorded service names the job ``batchjob-{guid}`` and, when the client sent no
+        name, makes up an ``adjective_noun_suffix`` display name.
+        """
+        behaviour = self.behaviour
+        if requested and behaviour.invoke_job_name == "honour":
+            return requested, requested
+        name = f"batchjob-{uuid.uuid4()}"
+        if requested and behaviour.invoke_display_name == "requested":
+            return name, requested
+        return name, _made_up_display_name()
 
     def start_job(
         self,
@@ -222,9 +241,14 @@ class V2Service(V2Resources):
         return self.components.get(job.component_key)
 
     def cancel_job(self, name: str) -> Operation | None:
-        """Request a job's cancellation; ``None`` when it has already ended (200, no change)."""
+        """Request a job's cancellation; ``None`` when it has already ended and the behaviour
+        accepts that (200, no change); refused otherwise, as the service does."""
         job, run = self.get_job(name)
         if run.status.is_terminal:
+            if self.behaviour.cancel_ended == "refuse":
+                raise user_error(
+                    f"Job {name} is in a terminal status, it can't be canceled.", "name"
+                )
             return None
         job.cancel_requested = True
         self._save("job", name, job)
@@ -280,3 +304,13 @@ def _submission_info(inputs: Any, target: str, experiment: str) -> PipelineSubmi
         parameter_assignments=parameters,
         data_path_assignments=data_paths,
     )
+
+
+_ADJECTIVES = ("blue", "careful", "mango", "lemon", "quiet", "brave", "calm", "eager")
+_NOUNS = ("store", "bulb", "island", "yacht", "river", "cloud", "stone", "leaf")
+
+
+def _made_up_display_name() -> str:
+    """A display name in the shape the service makes up (``blue_store_3k1gd32x``)."""
+    suffix = uuid.uuid4().hex
+    return f"{_ADJECTIVES[int(suffix[0], 16) % 8]}_{_NOUNS[int(suffix[1], 16) % 8]}_{suffix[2:10]}"

@@ -17,6 +17,7 @@ from airflow_provider_mlpipelines.emulator.http import EmulatorContext
 from airflow_provider_mlpipelines.emulator.runs import RunService
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService
 from airflow_provider_mlpipelines.emulator.store import Store
+from airflow_provider_mlpipelines.emulator.v2.behaviour import V2Behaviour
 from airflow_provider_mlpipelines.emulator.v2.operations import Operations
 from airflow_provider_mlpipelines.emulator.v2.render import ArmUrls
 from airflow_provider_mlpipelines.emulator.v2.service import V2Service
@@ -46,14 +47,18 @@ def attach_v2(
     *,
     studio_base: str,
     lro_seconds: float = 1.0,
+    behaviour: V2Behaviour | None = None,
 ) -> V2Service:
     """Create the v2 service, load its records, and make the handlers see it.
 
     :param cloud: the emulated cloud; its resource manager (and classic management)
         audience is the ARM plane's, its ML audience the scoring plane's (contract 1.4).
-    :param lro_seconds: how long a long-running operation stays ``InProgress``.
+    :param lro_seconds: how long a long-running operation stays in progress (``Updating``).
+    :param behaviour: one choice for each behaviour no evidence settles.
     """
-    service = V2Service(workspace, runs, store, LOCATION, Operations(lro_seconds))
+    service = V2Service(
+        workspace, runs, store, LOCATION, Operations(lro_seconds), behaviour=behaviour
+    )
     service.load()
     context.v2 = service
     context.arm_urls = ArmUrls(context.urls, studio_base)
