@@ -143,6 +143,20 @@ def test_an_endpoint_put_its_operation_and_its_get_answer_as_recorded(v2: V2Clie
     assert body["properties"]["authMode"] == get["ResponseBody"]["properties"]["authMode"]
 
 
+def test_an_endpoint_delete_answers_as_recorded(v2: V2Client) -> None:
+    recorded = entries("batch_endpoint_create.json", 8)[0]
+    _endpoint(v2, "fidelity-delete")
+    response = v2.arm("DELETE", "/batchEndpoints/fidelity-delete", api_version="2023-10-01")
+    assert (response.status_code, response.text) == (202, recorded["ResponseBody"]) == (202, "null")
+    for name in ("Azure-AsyncOperation", "Location", "x-ms-async-operation-timeout"):
+        assert recorded_header(recorded, name) and header(response, name), name
+    assert header(response, "x-ms-async-operation-timeout") == recorded_header(
+        recorded, "x-ms-async-operation-timeout"
+    )
+    assert "/mfeOperationResults/" in (header(response, "Location") or "")
+    assert v2.wait_operation(response)["status"] == "Succeeded"
+
+
 def test_a_component_version_answers_as_recorded(v2: V2Client, scoring: dict[str, Any]) -> None:
     recorded = entries("component_from_job.json", 1)[0]
     body = v2.arm("GET", "/components/score/versions/1", "2024-01-01-preview").json()

@@ -100,7 +100,7 @@ async def delete_endpoint(request: web.Request) -> web.Response:
     operation = service.delete_endpoint(request.match_info["endpoint_name"])
     if operation is None:
         return web.Response(status=204)
-    return accepted(request, operation, service.location)
+    return accepted(request, operation, service.location, delete=True)
 
 
 # ------------------------------------------------------------------------------ deployments
@@ -138,7 +138,7 @@ async def delete_deployment(request: web.Request) -> web.Response:
     )
     if operation is None:
         return web.Response(status=204)
-    return accepted(request, operation, service.location)
+    return accepted(request, operation, service.location, delete=True)
 
 
 # ------------------------------------------------------------------------------ components

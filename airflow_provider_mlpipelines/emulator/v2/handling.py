@@ -108,13 +108,18 @@ def lro_response(
     return response
 
 
-def accepted(request: web.Request, operation: Operation, location: str) -> web.Response:
-    """A job cancel's answer as recorded: 202, body ``null``, a ``Location`` to poll (202
-    ``{}`` until done, then 200), no ``Azure-AsyncOperation``."""
+def accepted(
+    request: web.Request, operation: Operation, location: str, *, delete: bool = False
+) -> web.Response:
+    """A 202 as recorded: body ``null`` and a ``Location`` to poll (202 ``{}`` until done, then
+    200). A job cancel has no ``Azure-AsyncOperation`` and a one hour timeout; a DELETE has
+    both URLs and 30 minutes."""
     urls = arm_urls(request)
     response = web.Response(status=202, text="null", content_type="application/json")
     response.headers["Location"] = urls.operation_result(location, operation.id)
-    response.headers["x-ms-async-operation-timeout"] = "PT1H"
+    if delete:
+        response.headers["Azure-AsyncOperation"] = urls.operation_status(location, operation.id)
+    response.headers["x-ms-async-operation-timeout"] = "PT30M" if delete else "PT1H"
     retry_after(request, response)
     return response
 
