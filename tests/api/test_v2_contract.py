@@ -387,7 +387,8 @@ def test_setting_the_default_sends_back_what_was_read():
 
 
 def test_component_from_job_body_names_the_source_job_both_ways():
-    # Contract section 5.1: the SDK sends sourceJobId and source_job_id, the bare job name.
+    # Contract section 5.1: both keys carry what they are given; the v2 client gives the job's
+    # ARM id, as MLClient does (tests/fixtures/recordings/component_from_job.json).
     spec = bodies.component_from_job_body("srcjob1", "score_pipe", "3")["properties"][
         "componentSpec"
     ]
