@@ -25,7 +25,10 @@ import pytest
 
 from airflow_provider_mlpipelines.clients.v2.calls import task_job_name
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
-from airflow_provider_mlpipelines.exceptions import AzureMLUndecidableSubmissionError
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLAmbiguousSubmissionError,
+    AzureMLUndecidableSubmissionError,
+)
 from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesHook
 from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
     AzureMLSubmitPipelineRunOperator,
@@ -234,3 +237,28 @@ async def test_a_cancel_of_a_job_that_has_ended_is_nothing_to_cancel(
     assert requests_named(emulator_v2, "cancel job") - cancels == 1
     assert raw.job(run.id)["properties"]["status"] == "Completed"
     assert f"Job {run.id} had already ended" in caplog.text
+
+
+def test_a_lost_invoke_whose_lookup_fails_too_says_what_to_look_for(
+    v2_emulator: tuple[EmulatorProcess, str],
+    emulator_v2: EmulatorProcess,
+    endpoint: str,
+    raw: RawArm,
+) -> None:
+    jobs = len(raw.job_names())
+    invokes = requests_named(emulator_v2, INVOKE)
+    identity = _identity("lookup-fails")
+    # "/jobs" is in the invoke's path and the jobs list's: the invoke is answered 503 after
+    # the job was made, and the list that would find it 503 too (no retries on this hook).
+    emulator_v2.set_faults(fail_next=2, fail_status=503, error_mode="after", path_contains="/jobs")
+    with AzureMLPipelinesHook(v2_emulator[1], max_retries=0) as hook:
+        submission = hook.build_submission(
+            experiment_name="invoke-lookup", parameters={"duration_seconds": 0}, tags=identity
+        )
+        with pytest.raises(AzureMLAmbiguousSubmissionError) as raised:
+            hook.submit_pipeline_endpoint_run(endpoint, submission)
+    emulator_v2.set_faults(fail_next=0)
+    assert task_job_name(identity, 1) in str(raised.value)
+    assert "listing the jobs" in str(raised.value)
+    assert requests_named(emulator_v2, INVOKE) - invokes == 1
+    assert len(raw.job_names()) - jobs == 1

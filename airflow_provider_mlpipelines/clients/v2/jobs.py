@@ -48,10 +48,12 @@ from airflow_provider_mlpipelines.clients.v2.invokes import (
 )
 from airflow_provider_mlpipelines.clients.v2.resources import V2Resources
 from airflow_provider_mlpipelines.exceptions import (
+    AzureMLAmbiguousSubmissionError,
     AzureMLAuthenticationError,
     AzureMLConflictError,
     AzureMLInvalidInputError,
     AzureMLNotFoundError,
+    AzureMLPipelinesError,
     AzureMLServerError,
     AzureMLServiceError,
     format_choices,
@@ -328,7 +330,20 @@ class V2Jobs(V2Resources):
                     call.operation,
                     ambiguous.error,
                 )
-                found = invoked_job(self.batch_jobs(), target)
+                try:
+                    jobs = self.batch_jobs()
+                except AzureMLPipelinesError as lookup_failed:
+                    raise AzureMLAmbiguousSubmissionError(
+                        call.operation.name,
+                        call.operation.resource,
+                        message=(
+                            f"the invoke failed after it was sent ({ambiguous.error}), and "
+                            f"listing the jobs to see whether it made one failed too "
+                            f"({lookup_failed}); look for a job of deployment "
+                            f"{target.deployment!r} named or displayed {target.marker!r}"
+                        ),
+                    ) from lookup_failed
+                found = invoked_job(jobs, target)
                 if found is not None:
                     log.info("%s: the lost attempt made job %s", call.operation, found.name)
                     return self.get_pipeline_run(found.name)
