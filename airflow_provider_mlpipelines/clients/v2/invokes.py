@@ -16,7 +16,7 @@ since the invoke was sent are read:
   service keeps requested display names (those are other submissions'), so the invoke made
   none, and it is sent again;
 - any other job: it may be this invoke's, with a name the service made up; which one cannot
-  be told, and :class:`AzureMLAmbiguousSubmissionError` says so, naming the jobs to check,
+  be told, and :class:`AzureMLUndecidableSubmissionError` says so, naming the jobs to check,
   instead of submitting a second job blindly.
 """
 
