@@ -262,7 +262,8 @@ def invoke_body(
     experiment_name: str | None = None,
     job_name: str | None = None,
 ) -> dict[str, Any]:
-    """POST body of an invoke (contract section 7); ``job_name`` fixes the job's name."""
+    """POST body of an invoke (contract section 7); ``job_name`` is the name asked for, which
+    the recorded service does not give the job (docs/emulator.md, "Unknowns")."""
     props: dict[str, Any] = {"inputData": dict(inputs)}
     if experiment_name:
         props["properties"] = {"experimentName": experiment_name}

@@ -161,12 +161,13 @@ def run_from_job(data: Mapping[str, Any] | None) -> PipelineRun:
 
 
 def job_name_for(tags: Mapping[str, str] | None) -> str:
-    """The name a submission's job gets, chosen by the client so that a resend cannot
-    create a second job (the service answers 409 for a taken name).
+    """The name a submission asks for: a pipeline job (PUT) gets it; an invoked job may not
+    (the service names those itself), but keeps it as a marker to find it by
+    (:mod:`~airflow_provider_mlpipelines.clients.v2.invokes`).
 
     A submission tagged with a task instance's identity and try (as the submit operator
-    tags every run) gets a name derived from them: a later try of the same task instance can
-    find the job of an earlier try by name. Anything else gets a random name.
+    tags every run) gets a name derived from them, so that a later try of the same task
+    instance can look for an earlier try's job. Anything else gets a random name.
     """
     tags = tags or {}
     if all(tags.get(key) for key in (*IDENTITY_TAGS, TRY_NUMBER_TAG)):
