@@ -21,6 +21,10 @@ from airflow_provider_mlpipelines.emulator.v2.behaviour import (
     INVOKE_REPEATABILITIES,
     V2Behaviour,
 )
+from airflow_provider_mlpipelines.emulator.v2.budget import (
+    add_arm_budget_flags,
+    arm_budget_from_args,
+)
 
 DESCRIPTION = """\
 Local emulator of the Azure ML SDK v1 pipelines service (published pipelines, pipeline
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_behaviour_flags(parser)
     _add_fault_flags(parser)
     _add_identity_flags(parser)
+    add_arm_budget_flags(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -390,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         FaultInjector(faults)
     except EmulatorError as exc:
         build_parser().error(f"invalid --fault-* flags: {exc.message}")
+    try:
+        arm_budget = arm_budget_from_args(args)
+    except ValueError as exc:
+        build_parser().error(f"invalid --arm-* flags: {exc}")
     config = EmulatorConfig(
         state_dir=args.state_dir,
         port=args.port,
@@ -408,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lro_retry_after=args.lro_retry_after,
         ),
         faults=faults,
+        arm_budget=arm_budget,
         **_identity_settings(args),  # type: ignore[arg-type]
     )
     try:

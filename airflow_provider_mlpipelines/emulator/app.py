@@ -66,6 +66,7 @@ MANIFEST_PATH = "/_emulator/manifest"
 STATS_PATH = "/_emulator/stats"
 FAULTS_PATH = "/_emulator/admin/faults"
 TOKENS_PATH = "/_emulator/admin/tokens"
+ARM_BUDGET_PATH = "/_emulator/admin/arm-budget"
 
 #: The emulator's own routes: (method, path, stats name, handler); none needs a token.
 EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
@@ -81,6 +82,8 @@ EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("POST", FAULTS_PATH, "set faults", emu.set_faults),
     ("GET", TOKENS_PATH, "get tokens", emu.get_tokens),
     ("POST", TOKENS_PATH, "set tokens", emu.set_tokens),
+    ("GET", ARM_BUDGET_PATH, "get arm budget", emu.get_arm_budget),
+    ("PUT", ARM_BUDGET_PATH, "set arm budget", emu.put_arm_budget),
     ("GET", "/studio/runs/{object_id}", "studio", emu.studio_run),
     ("GET", "/studio/pipelines/{object_id}", "studio", emu.studio_pipeline),
     ("GET", "/studio/endpoints/{object_id}", "studio", emu.studio_endpoint),

@@ -21,6 +21,7 @@ from airflow_provider_mlpipelines.emulator.http import (
 )
 from airflow_provider_mlpipelines.emulator.identities import IdentityError
 from airflow_provider_mlpipelines.emulator.records import RunRecord
+from airflow_provider_mlpipelines.emulator.v2.budget import ArmBudgetSettings
 
 STUDIO_PATH = "/studio"
 
@@ -202,6 +203,33 @@ async def set_tokens(request: web.Request) -> web.Response:
         raise bad_request('The body must be {"lifetime_seconds": <seconds>}', "InvalidBody")
     lifetime = authority.set_lifetime(body["lifetime_seconds"])
     return json_response({"lifetime_seconds": lifetime, "tokens_issued": authority.tokens_issued})
+
+
+async def get_arm_budget(request: web.Request) -> web.Response:
+    """GET ``/_emulator/admin/arm-budget``: the ARM budget's settings and what is left.
+
+    :param request: the request.
+    """
+    return json_response(_arm_budget_body(request))
+
+
+async def put_arm_budget(request: web.Request) -> web.Response:
+    """PUT ``/_emulator/admin/arm-budget``: replace the ARM budget's settings (what the body
+    leaves out takes ARM's figure, ``enabled`` false); every bucket starts full again.
+
+    :param request: the request.
+    """
+    try:
+        settings = ArmBudgetSettings.from_json(await read_json(request))
+    except ValueError as exc:
+        raise bad_request(f"Invalid ARM budget: {exc}", "InvalidBody") from None
+    context_of(request).arm_budget.configure(settings)
+    return json_response(_arm_budget_body(request))
+
+
+def _arm_budget_body(request: web.Request) -> dict[str, object]:
+    budget = context_of(request).arm_budget
+    return {**budget.settings.to_json(), "remaining": budget.remaining()}
 
 
 # ------------------------------------------------------------------------------ studio

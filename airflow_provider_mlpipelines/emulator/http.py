@@ -13,6 +13,7 @@ from aiohttp import web
 from airflow_provider_mlpipelines.api.models import WireModel
 from airflow_provider_mlpipelines.emulator.bodies import parse_object
 from airflow_provider_mlpipelines.emulator.errors import bad_request
+from airflow_provider_mlpipelines.emulator.v2.budget import KINDS, ArmBudget
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.emulator.auth import TokenAuthority
@@ -40,6 +41,9 @@ class Stats:
     started: float = field(default_factory=time.time)
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    #: ARM requests received, by kind (reads, writes, deletes), and those the budget refused
+    #: (throttled), whether the budget is on or not.
+    arm: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class Stats:
             "requests_total": sum(self.requests.values()),
             "requests": dict(self.requests),
             "responses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "arm": {key: self.arm[key] for key in (*KINDS, "throttled")},
         }
 
 
@@ -67,6 +72,8 @@ class EmulatorContext:
     arm_urls: ArmUrls | None = None
     arm_audiences: frozenset[str] = frozenset()
     ml_audiences: frozenset[str] = frozenset()
+    #: ARM's request budget per subscription (``emulator/v2/budget.py``); off by default.
+    arm_budget: ArmBudget = field(default_factory=ArmBudget)
 
 
 CONTEXT: web.AppKey[EmulatorContext] = web.AppKey("emulator_context", EmulatorContext)

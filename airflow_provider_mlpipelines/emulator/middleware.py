@@ -1,6 +1,7 @@
 """The middleware chain every request goes through, outermost first.
 
-1. ``count_requests``: per-route and per-status counters of ``/_emulator/stats``.
+1. ``count_requests``: per-route and per-status counters of ``/_emulator/stats``, and ARM
+   requests by kind (``arm``).
 2. ``errors_and_request_id``: gives each request an id (``x-ms-request-id`` and
    ``x-request-id``) and renders every error as the contract's body with that id in
    ``Correlation``.
@@ -10,7 +11,9 @@
    (``faults.py``); a dropped connection is counted as status 444 in the stats; v2
    long-running operations made to fail (``lro_fail_next``).
 5. ``require_token``: the bearer-token check of the service APIs.
-6. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
+6. ``arm_budget``: when on, ARM's request budget (``v2/budget.py``): one token per
+   authenticated ARM request, 429 when its subscription's bucket is empty.
+7. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.faults import Drop, ErrorAfterHandling
 from airflow_provider_mlpipelines.emulator.http import (
+    ARM_PREFIX,
     REQUEST_ID,
     SCORING_PREFIX,
     context_of,
@@ -38,6 +42,13 @@ from airflow_provider_mlpipelines.emulator.http import (
     is_v2,
     json_response,
     needs_token,
+)
+from airflow_provider_mlpipelines.emulator.v2.budget import (
+    REMAINING_HEADERS,
+    THROTTLED_CODE,
+    kind_of,
+    subscription_of,
+    throttled_message,
 )
 
 log = logging.getLogger(__name__)
@@ -132,6 +143,10 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
     context = context_of(request)
     route = request.match_info.route
     context.stats.requests[context.route_names.get(route, "unmatched")] += 1
+    if request.path.startswith(ARM_PREFIX):
+        # Here, outside every refusal, so that the count is what clients sent (a benchmark
+        # divides it by the poll interval), budget on or off.
+        context.stats.arm[kind_of(request.method)] += 1
     response = await handler(request)
     context.stats.statuses[response.status] += 1
     return response
@@ -172,6 +187,8 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
         else:
             response.headers["x-ms-correlation-request-id"] = request_id
             response.headers.setdefault("x-ms-response-type", "standard")
+            # The budget's remaining-requests header goes on errors raised after it too.
+            response.headers.update(request.get(ARM_BUDGET_HEADERS, {}))
         return response
     response.headers["x-ms-request-id"] = request_id
     response.headers["x-request-id"] = request_id
@@ -297,6 +314,53 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
+#: Request key of the remaining-requests header the ARM budget gives the request's answer.
+ARM_BUDGET_HEADERS = "emulator_arm_budget_headers"
+
+
+@web.middleware
+async def arm_budget(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Spend a token of the request's kind from its subscription's ARM budget, or answer 429.
+
+    Only while the budget is on, and only for ARM requests with a token ARM accepts: ARM
+    authenticates before it throttles, so a request answered 401 spends nothing and names no
+    remaining requests. A refused request is not handled: nothing is created or changed.
+
+    :param request: the request.
+    :param handler: the rest of the chain.
+    """
+    context = context_of(request)
+    budget = context.arm_budget
+    if not (budget.enabled and request.path.startswith(ARM_PREFIX) and _arm_token(request)):
+        return await handler(request)
+    kind = kind_of(request.method)
+    subscription = subscription_of(request.path)
+    taken = budget.take(subscription, kind)
+    request[ARM_BUDGET_HEADERS] = {REMAINING_HEADERS[kind]: str(taken.remaining)}
+    if taken.allowed:
+        return await handler(request)
+    context.stats.arm["throttled"] += 1
+    # ARM refuses before any resource provider sees the request, so the body is ARM's own
+    # (code and message only), not the machine learning provider's recorded error body.
+    message = throttled_message(kind, subscription, taken.retry_after)
+    response = json_response({"error": {"code": THROTTLED_CODE, "message": message}}, status=429)
+    response.headers["Retry-After"] = str(taken.retry_after)
+    response.headers["x-ms-response-type"] = "error"
+    log.debug("ARM budget: refused %s %s (%s empty)", request.method, request.path, kind)
+    return response
+
+
+def _arm_token(request: web.Request) -> bool:
+    context = context_of(request)
+    try:
+        context.authority.check(
+            request.headers.get("Authorization"), audiences=context.arm_audiences
+        )
+    except EmulatorError:
+        return False
+    return True
+
+
 @web.middleware
 async def require_workspace(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer 404 for service routes scoped to another subscription, group or workspace.
@@ -332,5 +396,6 @@ MIDDLEWARES = (
     network_outage,
     inject_faults,
     require_token,
+    arm_budget,
     require_workspace,
 )

@@ -42,6 +42,7 @@ from airflow_provider_mlpipelines.emulator.state import State
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.tls import ensure_certificates, server_ssl_context
 from airflow_provider_mlpipelines.emulator.v2.behaviour import V2Behaviour
+from airflow_provider_mlpipelines.emulator.v2.budget import ArmBudget, ArmBudgetSettings
 from airflow_provider_mlpipelines.emulator.v2.setup import attach_v2, seed_jobs
 from airflow_provider_mlpipelines.emulator.workspace import load_workspace
 
@@ -70,6 +71,7 @@ class EmulatorConfig:
     :param faults: starting fault settings (``FaultSettings`` fields); none by default.
     :param lro_seconds: how long a v2 long-running operation stays in progress (``Updating``).
     :param v2_behaviour: one choice for each v2 behaviour no evidence settles.
+    :param arm_budget: ARM's request budget per subscription: off unless ``enabled``.
     :param cloud: the Azure cloud emulated: its audiences are the ones tokens are issued for.
     :param token_audiences: accepted audiences instead of the cloud's, when not empty.
     :param managed_identity_client_ids: user-assigned identities of the managed identity
@@ -87,6 +89,7 @@ class EmulatorConfig:
     faults: dict[str, Any] = field(default_factory=dict)
     lro_seconds: float = 1.0
     v2_behaviour: V2Behaviour = field(default_factory=V2Behaviour)
+    arm_budget: ArmBudgetSettings = field(default_factory=ArmBudgetSettings)
     cloud: str = "AzureCloud"
     token_audiences: tuple[str, ...] = ()
     managed_identity_client_ids: tuple[str, ...] = ()
@@ -155,7 +158,9 @@ class EmulatorServer:
             managed_identity_client_ids=self.config.managed_identity_client_ids,
             managed_identity_secret=mi_secret,
         )
-        context = EmulatorContext(service, runs, authority, urls, faults)
+        context = EmulatorContext(
+            service, runs, authority, urls, faults, arm_budget=ArmBudget(self.config.arm_budget)
+        )
         v2 = attach_v2(
             context,
             service,

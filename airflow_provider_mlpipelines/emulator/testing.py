@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from airflow_provider_mlpipelines.emulator.v2.budget import ArmBudgetSettings, arm_budget_args
+
 MANIFEST_FILE = "manifest.json"
 CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT"
 
@@ -44,6 +46,9 @@ class EmulatorProcess:
         ``None``).
     :param port: the port; 0 picks a free one (and :meth:`restart` reuses the picked one).
     :param extra_args: more command-line arguments for the emulator.
+    :param arm_budget: ARM's request budget from the start, in the shape of
+        :meth:`set_arm_budget`'s settings, e.g. ``{"enabled": True, "reads": {"bucket": 5}}``
+        (``None``: the emulator's default, off).
     :param log_file: where the emulator's stdout/stderr go; ``{state_dir}/emulator.log`` when
         ``None``.
     :param startup_timeout: seconds to wait for the manifest.
@@ -58,6 +63,7 @@ class EmulatorProcess:
         port: int = 0,
         *,
         extra_args: Sequence[str] = (),
+        arm_budget: dict[str, Any] | None = None,
         log_file: str | os.PathLike[str] | None = None,
         startup_timeout: float = 60.0,
         stop_timeout: float = 15.0,
@@ -67,6 +73,10 @@ class EmulatorProcess:
         self.token_lifetime = token_lifetime
         self.port = port
         self.extra_args = tuple(extra_args)
+        # Checked here, so that a wrong setting fails the test before the emulator starts.
+        self.initial_arm_budget = (
+            None if arm_budget is None else ArmBudgetSettings.from_json(arm_budget)
+        )
         self.log_file = Path(log_file) if log_file is not None else self.state_dir / "emulator.log"
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -116,6 +126,8 @@ class EmulatorProcess:
             argv += ["--workspace", str(self.workspace)]
         if self.token_lifetime is not None:
             argv += ["--token-lifetime", str(self.token_lifetime)]
+        if self.initial_arm_budget is not None:
+            argv += arm_budget_args(self.initial_arm_budget)
         return argv + list(self.extra_args)
 
     def stop(self, graceful: bool = True) -> int | None:
@@ -234,6 +246,30 @@ class EmulatorProcess:
     def outage_left(self) -> float:
         """Seconds until the network outage ends (0 when there is none)."""
         return float(self.admin("GET", "/_emulator/admin/faults")["outage_seconds"])
+
+    def set_arm_budget(self, **settings: Any) -> dict[str, Any]:
+        """Replace ARM's request budget at run time (``PUT /_emulator/admin/arm-budget``); every
+        bucket starts full. Returns the settings and the tokens left per subscription.
+
+        :param settings: ``enabled``, ``reads``, ``writes``, ``deletes`` (each
+            ``{"bucket": n, "refill": per_second}``); what is left out takes ARM's figure
+            (250/25 reads, 200/10 writes and deletes) and ``enabled`` false.
+        """
+        return self.admin("PUT", "/_emulator/admin/arm-budget", json=settings)
+
+    @contextlib.contextmanager
+    def arm_budget(self, **settings: Any) -> Iterator[dict[str, Any]]:
+        """Apply ARM budget settings for the ``with`` block, then restore the earlier ones
+        (with full buckets).
+
+        :param settings: as for :meth:`set_arm_budget`.
+        """
+        earlier = self.admin("GET", "/_emulator/admin/arm-budget")
+        earlier.pop("remaining", None)
+        try:
+            yield self.set_arm_budget(**settings)
+        finally:
+            self.set_arm_budget(**earlier)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the emulator's log.
