@@ -140,6 +140,12 @@ HISTORY_RUN_CHILDREN = Route(
     "history",
 )
 
+#: Run history's batch read (``QueryParamsDto`` in, ``PaginatedRunDto`` out), as azureml-core's
+#: ``ExperimentClient.get_runs_by_run_ids`` sends it: v1 pipeline runs and v2 jobs alike.
+HISTORY_RUNS_QUERY = Route(
+    "query runs", "POST", "/experiments/{experiment_name}/runs:query", "history"
+)
+
 #: Query and header names with a fixed spelling.
 QUERY_ACTIVE_ONLY = "activeOnly"
 QUERY_ENDPOINT_NAME = "Name"

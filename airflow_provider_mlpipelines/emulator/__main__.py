@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from airflow_provider_mlpipelines.emulator import run_query
 from airflow_provider_mlpipelines.emulator.v2.behaviour import (
     CANCELS_ENDED,
     INVOKE_DISPLAY_NAMES,
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_behaviour_flags(parser)
     _add_fault_flags(parser)
     _add_identity_flags(parser)
+    run_query.add_flags(parser)
     add_arm_budget_flags(parser)
     parser.add_argument(
         "--log-level",
@@ -417,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lro_retry_after=args.lro_retry_after,
         ),
         faults=faults,
+        runs_query=run_query.from_args(args),
         arm_budget=arm_budget,
         **_identity_settings(args),  # type: ignore[arg-type]
     )

@@ -57,6 +57,7 @@ SERVICE_ROUTES: tuple[tuple[routes.Route, Handler], ...] = (
     (routes.HISTORY_EXPERIMENT_RUN, history.get_experiment_run),
     (routes.HISTORY_RUN_DETAILS, history.get_run_details),
     (routes.HISTORY_RUN_CHILDREN, history.list_child_runs),
+    (routes.HISTORY_RUNS_QUERY, history.query_experiment_runs),
 )
 
 OPENID_CONFIGURATION_PATH = "/{tenant}/v2.0/.well-known/openid-configuration"
@@ -66,6 +67,7 @@ MANIFEST_PATH = "/_emulator/manifest"
 STATS_PATH = "/_emulator/stats"
 FAULTS_PATH = "/_emulator/admin/faults"
 TOKENS_PATH = "/_emulator/admin/tokens"
+RUNS_QUERY_PATH = "/_emulator/admin/runs-query"
 ARM_BUDGET_PATH = "/_emulator/admin/arm-budget"
 
 #: The emulator's own routes: (method, path, stats name, handler); none needs a token.
@@ -82,6 +84,8 @@ EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("POST", FAULTS_PATH, "set faults", emu.set_faults),
     ("GET", TOKENS_PATH, "get tokens", emu.get_tokens),
     ("POST", TOKENS_PATH, "set tokens", emu.set_tokens),
+    ("GET", RUNS_QUERY_PATH, "get runs query settings", emu.get_runs_query),
+    ("PUT", RUNS_QUERY_PATH, "set runs query settings", emu.set_runs_query),
     ("GET", ARM_BUDGET_PATH, "get arm budget", emu.get_arm_budget),
     ("PUT", ARM_BUDGET_PATH, "set arm budget", emu.put_arm_budget),
     ("GET", "/studio/runs/{object_id}", "studio", emu.studio_run),

@@ -205,6 +205,25 @@ async def set_tokens(request: web.Request) -> web.Response:
     return json_response({"lifetime_seconds": lifetime, "tokens_issued": authority.tokens_issued})
 
 
+async def get_runs_query(request: web.Request) -> web.Response:
+    """GET ``/_emulator/admin/runs-query``: ``runs:query``'s limits and index lag.
+
+    :param request: the request.
+    """
+    return json_response(asdict(context_of(request).runs_query))
+
+
+async def set_runs_query(request: web.Request) -> web.Response:
+    """PUT ``/_emulator/admin/runs-query``: change some of ``max_ids``, ``max_top`` and
+    ``lag_seconds`` (JSON object); answers all three as they now are.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    context.runs_query = context.runs_query.updated(await read_json(request))
+    return json_response(asdict(context.runs_query))
+
+
 async def get_arm_budget(request: web.Request) -> web.Response:
     """GET ``/_emulator/admin/arm-budget``: the ARM budget's settings and what is left.
 

@@ -7,7 +7,8 @@ from aiohttp import web
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import HistoryRunPage
 from airflow_provider_mlpipelines.emulator import render
-from airflow_provider_mlpipelines.emulator.http import context_of, json_response
+from airflow_provider_mlpipelines.emulator.http import context_of, json_response, read_json
+from airflow_provider_mlpipelines.emulator.run_query import query_runs
 
 
 def _run_dto(request: web.Request, experiment: str | None) -> web.Response:
@@ -60,3 +61,19 @@ async def list_child_runs(request: web.Request) -> web.Response:
         continuation_token=token,
     )
     return json_response(page.to_json())
+
+
+async def query_experiment_runs(request: web.Request) -> web.Response:
+    """POST ``experiments/{experiment_name}/runs:query``: a ``QueryParamsDto`` in, one page
+    of the experiment's runs (v1 and v2 alike, steps included) as a ``PaginatedRunDto`` out.
+
+    :param request: the request.
+    """
+    context = context_of(request)
+    page = query_runs(
+        context.runs.state,
+        request.match_info["experiment_name"],
+        await read_json(request, required=False),
+        context.runs_query,
+    )
+    return json_response(page)

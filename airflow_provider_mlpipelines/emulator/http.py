@@ -13,6 +13,7 @@ from aiohttp import web
 from airflow_provider_mlpipelines.api.models import WireModel
 from airflow_provider_mlpipelines.emulator.bodies import parse_object
 from airflow_provider_mlpipelines.emulator.errors import bad_request
+from airflow_provider_mlpipelines.emulator.run_query import RunQueryBehaviour
 from airflow_provider_mlpipelines.emulator.v2.budget import KINDS, ArmBudget
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ class EmulatorContext:
     stats: Stats = field(default_factory=Stats)
     manifest: dict[str, Any] = field(default_factory=dict)
     route_names: dict[object, str] = field(default_factory=dict)
+    #: The limits and index lag ``runs:query`` answers with (``run_query.py``); replaced, not
+    #: changed, by ``/_emulator/admin/runs-query``.
+    runs_query: RunQueryBehaviour = field(default_factory=RunQueryBehaviour)
     #: The v2 side (``emulator/v2``): its service, URLs and the audiences of its two planes.
     v2: V2Service | None = None
     arm_urls: ArmUrls | None = None

@@ -34,6 +34,7 @@ from airflow_provider_mlpipelines.emulator.manifest import (
 )
 from airflow_provider_mlpipelines.emulator.pipeline_doc import pipeline_to_doc
 from airflow_provider_mlpipelines.emulator.render import Urls
+from airflow_provider_mlpipelines.emulator.run_query import RunQueryBehaviour
 from airflow_provider_mlpipelines.emulator.runner import Runner
 from airflow_provider_mlpipelines.emulator.runs import RunService
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService
@@ -77,6 +78,7 @@ class EmulatorConfig:
     :param managed_identity_client_ids: user-assigned identities of the managed identity
         endpoint.
     :param federated_credentials: federated credentials the token endpoint trusts.
+    :param runs_query: the limits and index lag of run history's ``runs:query``.
     """
 
     state_dir: Path
@@ -94,6 +96,7 @@ class EmulatorConfig:
     token_audiences: tuple[str, ...] = ()
     managed_identity_client_ids: tuple[str, ...] = ()
     federated_credentials: tuple[FederatedCredential, ...] = ()
+    runs_query: RunQueryBehaviour = field(default_factory=RunQueryBehaviour)
 
 
 class EmulatorServer:
@@ -159,7 +162,13 @@ class EmulatorServer:
             managed_identity_secret=mi_secret,
         )
         context = EmulatorContext(
-            service, runs, authority, urls, faults, arm_budget=ArmBudget(self.config.arm_budget)
+            service,
+            runs,
+            authority,
+            urls,
+            faults,
+            arm_budget=ArmBudget(self.config.arm_budget),
+            runs_query=self.config.runs_query,
         )
         v2 = attach_v2(
             context,

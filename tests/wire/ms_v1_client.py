@@ -90,12 +90,16 @@ def expect(condition: bool, message: str) -> None:
         raise WireMismatch(message)
 
 
-def unknown_fields(data: Any, data_type: str, where: str) -> list[str]:
+def unknown_fields(
+    data: Any, data_type: str, where: str, classes: dict[str, type] = MODEL_CLASSES
+) -> list[str]:
     """Fields of ``data`` that the msrest type ``data_type`` does not declare, recursively.
 
     :param data: a decoded JSON value.
     :param data_type: an msrest type string: a model name, ``[T]``, ``{T}`` or a basic type.
     :param where: the path of ``data`` in the answer, for messages.
+    :param classes: the generated models by name (by default the pipelines client's; the run
+        history driver passes azureml-core's ``azureml._restclient.models``).
     """
     if data is None:
         return []
@@ -104,14 +108,18 @@ def unknown_fields(data: Any, data_type: str, where: str) -> list[str]:
             return [f"{where}: expected a JSON array for {data_type}, got {type(data).__name__}"]
         inner = data_type[1:-1]
         return [
-            p for i, item in enumerate(data) for p in unknown_fields(item, inner, f"{where}[{i}]")
+            p
+            for i, item in enumerate(data)
+            for p in unknown_fields(item, inner, f"{where}[{i}]", classes)
         ]
     if data_type.startswith("{") and data_type.endswith("}"):
         if not isinstance(data, dict):
             return [f"{where}: expected a JSON object for {data_type}, got {type(data).__name__}"]
         inner = data_type[1:-1]
-        return [p for k, v in data.items() for p in unknown_fields(v, inner, f"{where}.{k}")]
-    model = MODEL_CLASSES.get(data_type)
+        return [
+            p for k, v in data.items() for p in unknown_fields(v, inner, f"{where}.{k}", classes)
+        ]
+    model = classes.get(data_type)
     if model is None:
         return []  # a basic type: msrest converts it or raises DeserializationError
     if not isinstance(data, dict):
@@ -120,7 +128,7 @@ def unknown_fields(data: Any, data_type: str, where: str) -> list[str]:
     problems = []
     for key, value in data.items():
         if key in declared:
-            problems += unknown_fields(value, declared[key], f"{where}.{key}")
+            problems += unknown_fields(value, declared[key], f"{where}.{key}", classes)
             continue
         near = difflib.get_close_matches(key, declared, n=1, cutoff=0.6)
         hint = f" (Microsoft's model has {near[0]!r})" if near else ""
