@@ -92,6 +92,17 @@ CONNECTION_EXTRA_FIELDS: dict[str, tuple[str, str, str]] = {
         "number",
         "Timeout of one HTTP request (default 60).",
     ),
+    "ratelimit_floor": (
+        "ARM budget floor",
+        "integer",
+        "Requests left in the subscription's Azure Resource Manager budget (as ARM reports "
+        "it) at which requests of that kind are paced (default 50; 0: pace only when empty).",
+    ),
+    "ratelimit_pace": (
+        "ARM paced rate (/s)",
+        "number",
+        "Requests per second, process-wide, once the ARM budget is at the floor (default 2).",
+    ),
 }
 
 CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {

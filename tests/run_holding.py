@@ -22,8 +22,10 @@ from typing import Any
 
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 
-#: Stats name of ``GET .../PipelineRuns/{run_id}`` (``/_emulator/stats`` "requests").
-GET_RUN = "get run"
+#: Stats names of the requests that read a run's status (``/_emulator/stats`` "requests"):
+#: ``GET .../PipelineRuns/{run_id}``, and run history's ``runs:query``, which the triggers of a
+#: process share (one query reads many runs, so a count of them means "the triggers polled").
+STATUS_READS = ("get run", "query runs")
 #: Long enough for any test; the release ends it early.
 HOLD_SECONDS = 3600.0
 
@@ -54,7 +56,8 @@ class RunHold:
 
     def reads(self) -> int:
         """How many run status reads the emulator has answered so far."""
-        return int(self.emulator.stats()["requests"].get(GET_RUN, 0))
+        counted = self.emulator.stats()["requests"]
+        return sum(int(counted.get(name, 0)) for name in STATUS_READS)
 
     def release_after_reads(self, reads: int = 1) -> None:
         """Release the held runs once the emulator answered ``reads`` more status reads.

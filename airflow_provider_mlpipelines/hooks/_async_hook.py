@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
@@ -164,6 +164,14 @@ class AzureMLPipelinesAsyncHook(AzureMLPipelinesHookBase):
     async def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str:
         """A readable account of a failed or canceled run (as the sync hook's)."""
         return await (await self.get_client()).describe_run_failure(run_id, max_log_lines)
+
+    async def query_runs(self, experiment_name: str, run_ids: Sequence[str]) -> list[HistoryRun]:
+        """Many runs of one experiment in one run-history ``runs:query`` (every page)."""
+        return await (await self.get_client()).query_runs(experiment_name, run_ids)
+
+    async def get_run_status(self, run_id: str) -> PipelineRun:
+        """One run's status the cheapest way the API has (v2: run history, not ARM)."""
+        return await (await self.get_client()).get_run_status(run_id)
 
     def get_run_url(self, run_id: str) -> str:
         """The studio URL of a run (no I/O once the hook has made a call).

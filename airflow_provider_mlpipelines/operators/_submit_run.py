@@ -362,7 +362,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
         AzureMLPipelineRunLink.persist(context, run_url)
 
     def _defer_unless_done(self, context: Context, run_id: str) -> None:
-        status = self.hook.get_pipeline_run(run_id).status
+        run = self.hook.get_pipeline_run(run_id)
+        status = run.status
         if status.is_terminal:
             self.log.info("Pipeline run %s is already %s; not deferring", run_id, status)
             return
@@ -380,6 +381,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 timeout=bound,
                 cancel_on_timeout=self.cancel_on_kill,
                 cancel_on_kill=self.cancel_on_kill,
+                experiment_name=run.experiment_name,
             ),
             method_name="execute_complete",
         )

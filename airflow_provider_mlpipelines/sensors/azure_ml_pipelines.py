@@ -57,6 +57,7 @@ class AzureMLPipelineRunSensor(BaseSensorOperator):
         self.azure_ml_pipelines_conn_id = azure_ml_pipelines_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self._progress: ProgressLogger | None = None
+        self._experiment_name: str | None = None
 
     @cached_property
     def hook(self) -> AzureMLPipelinesHook:
@@ -76,7 +77,9 @@ class AzureMLPipelineRunSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         run_id = check_identifier(self.run_id, "run_id")
-        status = self.hook.get_pipeline_run(run_id).status
+        run = self.hook.get_pipeline_run(run_id)
+        status = run.status
+        self._experiment_name = run.experiment_name
         if self._progress is None:
             self._progress = ProgressLogger(self.log, run_id)
         self._progress.update(status)
@@ -101,6 +104,7 @@ class AzureMLPipelineRunSensor(BaseSensorOperator):
                 timeout=timeout,
                 cancel_on_timeout=False,
                 cancel_on_kill=False,
+                experiment_name=self._experiment_name,
             ),
             method_name="execute_complete",
         )

@@ -22,6 +22,11 @@ from airflow_provider_mlpipelines._waiting import (
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLPipelinesError
 from airflow_provider_mlpipelines.get_provider_info import DEFAULT_CONN_ID
+from airflow_provider_mlpipelines.triggers._batched_reads import (
+    BatchedStatusReader,
+    acquire_reader,
+    release_reader,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesAsyncHook
@@ -51,6 +56,13 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         while the run is Running; 0 (the default) reads only the run's status, one request per
         poll (a positive value adds one request per interval: see BENCHMARKS.md).
     :param outage_tolerance: seconds of consecutive transient service errors to wait out.
+    :param experiment_name: the run's experiment; lets the run's status be read in batches
+        (without it, the first read is per run and names it on v1).
+    :param batch_status_reads: read the status with the other triggers of this process that
+        watch runs of the same connection, one run-history ``runs:query`` per chunk of runs at
+        each multiple of ``poll_interval`` (see
+        :mod:`airflow_provider_mlpipelines.triggers._batched_reads`); ``False`` reads it per
+        run, ``poll_interval`` after the last answer (v2: an Azure Resource Manager read).
     """
 
     def __init__(
@@ -65,6 +77,8 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
         step_progress_interval: float = 0.0,
         outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE,
+        experiment_name: str | None = None,
+        batch_status_reads: bool = True,
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -76,6 +90,9 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         self.cancel_on_kill = cancel_on_kill
         self.step_progress_interval = float(step_progress_interval)
         self.outage_tolerance = float(outage_tolerance)
+        self.experiment_name = experiment_name
+        self.batch_status_reads = bool(batch_status_reads)
+        self._reader: BatchedStatusReader | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -90,6 +107,8 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
                 "cancel_on_kill": self.cancel_on_kill,
                 "step_progress_interval": self.step_progress_interval,
                 "outage_tolerance": self.outage_tolerance,
+                "experiment_name": self.experiment_name,
+                "batch_status_reads": self.batch_status_reads,
             },
         )
 
@@ -113,6 +132,7 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
             self.log.exception("Watching pipeline run %s failed", self.run_id)
             event = error_event(self.run_id, f"{type(err).__name__}: {err}")
         finally:
+            await self._release_reader()
             await self._close_hook()
         yield TriggerEvent(event)
 
@@ -122,7 +142,9 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         next_step_read = 0.0
         while True:
             try:
-                status = (await self.hook.get_pipeline_run(self.run_id)).status
+                status = await self._read_status()
+                if status is None:  # the wait's end came first
+                    return await self._timed_out()
                 steps = None
                 if self._should_read_steps(status, next_step_read):
                     next_step_read = time.monotonic() + self.step_progress_interval
@@ -138,6 +160,33 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
                 return await self._timed_out()
             await asyncio.sleep(self._next_pause())
 
+    async def _read_status(self) -> PipelineRunStatus | None:
+        """The run's status: batched with other triggers, or per run; ``None`` past the end."""
+        if not self.batch_status_reads:
+            return (await self.hook.get_pipeline_run(self.run_id)).status
+        if self._reader is None:
+            self._reader = acquire_reader(self.azure_ml_pipelines_conn_id)
+        question = self._reader.read(self.run_id, self.experiment_name, self.poll_interval)
+        try:
+            if self.end_time is None:
+                reading = await question
+            else:
+                # The shared reader has no deadline of its own: this wait's end bounds it.
+                reading = await asyncio.wait_for(question, max(0.0, self.end_time - time.time()))
+        except asyncio.TimeoutError:
+            return None
+        self.experiment_name = self.experiment_name or reading.experiment_name
+        if reading.batched and reading.status.is_failure:
+            # Run history's word ends the wait; the service's own read of the run makes the
+            # event say exactly what the synchronous path would (Failed or Canceled).
+            return (await self.hook.get_pipeline_run(self.run_id)).status
+        return reading.status
+
+    async def _release_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await release_reader(reader)
+
     def _should_read_steps(self, status: PipelineRunStatus, next_read: float) -> bool:
         return (
             self.step_progress_interval > 0
@@ -146,6 +195,8 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
         )
 
     def _next_pause(self) -> float:
+        if self.batch_status_reads:
+            return 0.0  # the shared reader answers at the next point of the interval's grid
         if self.end_time is None:
             return self.poll_interval
         return max(0.0, min(self.poll_interval, self.end_time - time.time()))

@@ -157,7 +157,7 @@ def test_every_path_goes_through_the_proxy(
     _forget_cached_token()
     with api.during("deferred wait"), tokens.during("deferred wait"):
         event = asyncio.run(_trigger_event(run_id))
-    assert event["run_status"] == "Finished", event
+    assert event.get("run_status") == "Finished", event
     with api.during("sensor"):
         dag_run = sensor_dag.test(run_conf={"run_id": run_id})
     assert task_state(dag_run, "wait") == "success"
@@ -179,7 +179,7 @@ def test_no_proxy_for_the_host_bypasses_the_proxy(
     pipeline_id = _publish(emulator, "proxy-bypass")
     run_id = _submit(pipeline_id)
     event = asyncio.run(_trigger_event(run_id))
-    assert event["run_status"] == "Finished", event
+    assert event.get("run_status") == "Finished", event
     assert proxy.count(service) == 0 and proxy.count(authority) == 0, proxy.targets()
 
 
@@ -262,7 +262,7 @@ def test_a_v2_connection_goes_through_the_proxy_too(
             job, azure_ml_pipelines_conn_id="aml_v2_proxied", poll_interval=0.2
         )
         event = asyncio.run(_first_event(trigger))
-    assert event["run_status"] == "Finished", event
+    assert event.get("run_status") == "Finished", event
     assert all(count > 0 for count in api.by_path.values()), api.by_path
     # Two tokens for the sync hook (ARM, ML); the trigger's credential asks for its own.
     assert tokens.by_path["sync"] >= 2 and tokens.by_path["deferred wait"] >= 1, tokens.by_path

@@ -470,18 +470,23 @@ async def test_the_trigger_fires_canceled_for_a_v2_job_canceled_while_it_waits(
     )
 
     job_name = _job(conn_id, deployed, duration_seconds=120)
-    reads = requests_named(emulator_v2, "get job")
+    reads = requests_named(emulator_v2, "query runs")
 
     def cancel_once_polled() -> None:
-        # Canceled elsewhere (the studio, another task) once the trigger has polled twice.
-        wait_until(lambda: requests_named(emulator_v2, "get job") - reads >= 2, 60, "polls")
+        # Canceled elsewhere (the studio, another task) once the trigger has polled twice
+        # (run history's batch read: the trigger reads no ARM job while it waits).
+        wait_until(lambda: requests_named(emulator_v2, "query runs") - reads >= 2, 60, "polls")
         with AzureMLPipelinesHook(conn_id) as hook:
             hook.cancel_pipeline_run(job_name)
 
     canceller = threading.Thread(target=cancel_once_polled, daemon=True)
     canceller.start()
     trigger = AzureMLPipelineRunTrigger(
-        job_name, azure_ml_pipelines_conn_id=conn_id, poll_interval=0.5, timeout=120
+        job_name,
+        azure_ml_pipelines_conn_id=conn_id,
+        poll_interval=0.5,
+        timeout=120,
+        experiment_name="v2-sensor",
     )
     events = [event.payload async for event in trigger.run()]
     canceller.join(timeout=60)

@@ -6,8 +6,10 @@ import time
 
 from airflow_provider_mlpipelines.emulator.testing import EmulatorProcess
 
-#: Stats name of ``GET .../PipelineRuns/{run_id}`` (``/_emulator/stats`` "requests").
-GET_RUN = "get run"
+#: Stats names of the requests that read a run's status (``/_emulator/stats`` "requests"):
+#: ``GET .../PipelineRuns/{run_id}``, and run history's ``runs:query``, which the triggers of a
+#: process share (one query reads many runs, so a count of them means "the triggers polled").
+STATUS_READS = ("get run", "query runs")
 
 
 def wait_until_polled(emulator: EmulatorProcess, polls: int = 2, timeout: float = 180) -> None:
@@ -25,7 +27,7 @@ def wait_until_polled(emulator: EmulatorProcess, polls: int = 2, timeout: float 
     baseline: int | None = None
     while True:
         stats = emulator.stats()
-        reads = int(stats["requests"].get(GET_RUN, 0))
+        reads = sum(int(stats["requests"].get(name, 0)) for name in STATUS_READS)
         if baseline is None and stats["runs_in_flight"] >= 1:
             baseline = reads
         if baseline is not None and reads >= baseline + polls:

@@ -20,12 +20,15 @@ import asyncio
 import logging
 import ssl
 import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
+from airflow_provider_mlpipelines.api.models import HistoryRun
+from airflow_provider_mlpipelines.clients.core import run_query
+from airflow_provider_mlpipelines.clients.core.budget import BUDGETS
 from airflow_provider_mlpipelines.clients.core.retry import Action, AttemptOutcome, RetryPolicy
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.tokens import AsyncTokenProvider
@@ -33,6 +36,7 @@ from airflow_provider_mlpipelines.clients.core.transport import (
     AttemptSequence,
     Call,
     Reply,
+    pacing,
     request_headers,
 )
 
@@ -241,8 +245,14 @@ class AsyncTransport:
         policy = call.policy_within(policy or self.settings.retry_policy, self.deadline)
         attempts = AttemptSequence(call, policy, retries_done)
         token = await self.tokens.token()
+        budget = BUDGETS.for_url(call.url, self.settings.subscription_id)
         while True:
+            pause = budget.delay(call.method, *pacing(self.settings))
+            if pause > 0:
+                await self._sleep(pause)
             reply, outcome, failure = await self._attempt(call, token)
+            if reply is not None:
+                budget.note(call.method, reply.headers)
             step = attempts.next_step(reply, outcome, failure)
             if step.action is Action.SUCCEED and reply is not None:
                 return reply
@@ -281,3 +291,32 @@ class AsyncTransport:
         session, self._session = self._session, None
         if session is not None:
             await self._sessions.release(self._session_key, session)
+
+
+async def query_all(
+    transport: AsyncTransport, base_url: str, experiment_name: str, run_ids: Sequence[str]
+) -> list[HistoryRun]:
+    """Every run ``runs:query`` answers for ``run_ids``, following continuation tokens.
+
+    :param transport: the client's transport.
+    :param base_url: the run-history host.
+    :param experiment_name: the runs' experiment.
+    :param run_ids: the runs.
+    """
+    # One retry: the query only saves requests, and its caller reads per run when it fails.
+    policy = replace(
+        transport.settings.retry_policy, max_retries=min(1, transport.settings.max_retries)
+    )
+    found: list[HistoryRun] = []
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        reply = await transport.execute(
+            run_query.query_call(transport.settings, base_url, experiment_name, run_ids, token),
+            policy=policy,
+        )
+        page, token = run_query.parse_page(reply.json())
+        found.extend(page)
+        if not token or token in seen:
+            return found
+        seen.add(token)

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 DEFAULT_STUDIO_URL = AZURE_PUBLIC_CLOUD.studio_url
 DEFAULT_TOKEN_SCOPE = AZURE_PUBLIC_CLOUD.token_scope
 DEFAULT_ML_SCOPE = AZURE_PUBLIC_CLOUD.ml_scope
+#: Requests left in an ARM budget at which the client starts pacing (``ratelimit_floor``).
+DEFAULT_RATELIMIT_FLOOR = 50
+#: Requests per second once at the floor (``ratelimit_pace``): below both of ARM's refills.
+DEFAULT_RATELIMIT_PACE = 2.0
 #: The service APIs a connection can speak (extra ``api``).
 API_VERSIONS = ("v1", "v2")
 REQUIRED_EXTRAS = ("subscription_id", "resource_group", "workspace_name")
@@ -72,6 +76,8 @@ class ConnectionSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_backoff_seconds: float = DEFAULT_BACKOFF_SECONDS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    ratelimit_floor: int = DEFAULT_RATELIMIT_FLOOR
+    ratelimit_pace: float = DEFAULT_RATELIMIT_PACE
 
     @property
     def verify(self) -> str | bool:
@@ -175,6 +181,8 @@ def settings_from_connection(connection: Any) -> ConnectionSettings:
         request_timeout_seconds=_optional(
             extras, "request_timeout_seconds", _positive_float, conn_id
         ),
+        ratelimit_floor=_optional(extras, "ratelimit_floor", _non_negative_int, conn_id),
+        ratelimit_pace=_optional(extras, "ratelimit_pace", _positive_float, conn_id),
         **required,
     )
     _check_credential_fields(settings)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_mlpipelines.clients.core.budget import BUDGETS
 from airflow_provider_mlpipelines.clients.core.errors import (
     Operation,
     connection_error,
@@ -243,8 +244,14 @@ class SyncTransport:
         policy = call.policy_within(policy or self.settings.retry_policy, self.deadline)
         attempts = AttemptSequence(call, policy, retries_done)
         token = self.tokens.token()
+        budget = BUDGETS.for_url(call.url, self.settings.subscription_id)
         while True:
+            pause = budget.delay(call.method, *pacing(self.settings))
+            if pause > 0:
+                self._sleep(pause)
             reply, outcome, failure = self._attempt(call, token)
+            if reply is not None:
+                budget.note(call.method, reply.headers)
             step = attempts.next_step(reply, outcome, failure)
             if step.action is Action.SUCCEED and reply is not None:
                 return reply
@@ -279,6 +286,11 @@ class SyncTransport:
 
     def close(self) -> None:
         """Nothing of its own to release: the hook closes the session and the tokens."""
+
+
+def pacing(settings: ConnectionSettings) -> tuple[int, float]:
+    """The connection's ARM budget floor and paced rate (see :mod:`.budget`)."""
+    return settings.ratelimit_floor, settings.ratelimit_pace
 
 
 def request_headers(call: Call, token: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_mlpipelines.api.models import (
@@ -18,7 +18,7 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineRun,
     StepStatus,
 )
-from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport, query_all
 from airflow_provider_mlpipelines.clients.core.reports import (
     FailedStep,
     failed_steps,
@@ -140,6 +140,21 @@ class AsyncV1Client:
         except AzureMLPipelinesError as exc:
             return FailedStep(step, names.get(step.node_id), log_problem=str(exc))
         return FailedStep(step, names.get(step.node_id), log_tail=tail)
+
+    async def query_runs(self, experiment_name: str, run_ids: Sequence[str]) -> list[HistoryRun]:
+        """Many runs of one experiment in one ``runs:query``, every page followed.
+
+        :param experiment_name: the runs' experiment.
+        :param run_ids: the runs.
+        """
+        return await query_all(self.transport, self.settings.base_url, experiment_name, run_ids)
+
+    async def get_run_status(self, run_id: str) -> PipelineRun:
+        """A run's status, from the pipelines API (it names the run's experiment too).
+
+        :param run_id: the pipeline run.
+        """
+        return await self.get_pipeline_run(run_id)
 
     # ---------------------------------------------------------------------------------------
     # URLs

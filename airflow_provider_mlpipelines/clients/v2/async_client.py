@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from airflow_provider_mlpipelines.api.models import HistoryRun, PipelineRun, StepStatus
+from airflow_provider_mlpipelines.api import routes as v1_routes
+from airflow_provider_mlpipelines.api.models import (
+    HistoryRun,
+    PipelineRun,
+    RunStatusInfo,
+    StepStatus,
+)
+from airflow_provider_mlpipelines.api.routes import fill_template
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import pick
-from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport, query_all
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.errors import Operation
 from airflow_provider_mlpipelines.clients.core.reports import (
     FailedStep,
     failed_steps,
@@ -26,7 +35,11 @@ from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
 from airflow_provider_mlpipelines.clients.v2 import calls
 from airflow_provider_mlpipelines.clients.v2.gaps import V2_GAPS, refuse
 from airflow_provider_mlpipelines.clients.v2.resources import V2Resources
-from airflow_provider_mlpipelines.exceptions import AzureMLServiceError
+from airflow_provider_mlpipelines.exceptions import (
+    AzureMLNotFoundError,
+    AzureMLPipelinesError,
+    AzureMLServiceError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +114,48 @@ class AsyncV2Client:
 
     async def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
         raise refuse("step logs")
+
+    async def query_runs(self, experiment_name: str, run_ids: Sequence[str]) -> list[HistoryRun]:
+        """Many jobs of one experiment in one ``runs:query`` on the run-history host: no ARM
+        read, so waiting for jobs spends nothing of the subscription's ARM budget.
+
+        :param experiment_name: the jobs' experiment.
+        :param run_ids: the job names.
+        """
+        return await query_all(self.transport, await self._history(), experiment_name, run_ids)
+
+    async def get_run_status(self, run_id: str) -> PipelineRun:
+        """A job's status from run history (``GET .../runs/{name}``), not from ARM.
+
+        Run history holds the job's status in the same words as ARM's job resource; it does
+        not name the experiment (``experiment_name`` is ``None``). Where run history cannot
+        answer (its host not found or not trusted, or the job not in it yet), the job is read
+        from ARM, so that a wait never depends on run history alone.
+
+        :param run_id: the job name.
+        """
+        run_id = check_id(run_id, "run_id")
+        try:
+            base = await self._history()
+        except AzureMLPipelinesError as err:
+            log.info("Run history unavailable (%s); reading job %s from ARM", err, run_id)
+            return await self.get_pipeline_run(run_id)
+        path = fill_template(
+            v1_routes.HISTORY_RUN.template, {**self.settings.workspace, "run_id": run_id}
+        )
+        call = Call(Operation("get job status", quoted(run_id)), "GET", base + path)
+        try:
+            found = HistoryRun.from_json(await self._json(call) or {})
+        except AzureMLNotFoundError:
+            return await self.get_pipeline_run(run_id)
+        return PipelineRun(
+            id=found.run_id or run_id,
+            status_info=RunStatusInfo(
+                status=found.pipeline_status, creation_time=found.created_utc
+            ),
+            tags=dict(found.tags),
+            properties=dict(found.properties),
+        )
 
     def get_run_url(self, run_id: str) -> str:
         """The studio page of a job (no I/O)."""
