@@ -20,7 +20,7 @@ from airflow_provider_mlpipelines._waiting import (
     timeout_event,
 )
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
-from airflow_provider_mlpipelines.exceptions import AzureMLPipelinesError
+from airflow_provider_mlpipelines.exceptions import AzureMLPipelinesError, AzureMLServerError
 from airflow_provider_mlpipelines.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_mlpipelines.triggers._batched_reads import (
     BatchedStatusReader,
@@ -31,6 +31,10 @@ from airflow_provider_mlpipelines.triggers._batched_reads import (
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.hooks.azure_ml_pipelines import AzureMLPipelinesAsyncHook
 
+
+#: How early (wall clock against the loop's clock) a bounded read may end and still be the
+#: wait's end.
+END_SLACK_SECONDS = 0.5
 
 #: Seconds ``on_kill`` may take to decide and cancel; below the triggerer's own bound
 #: (``[triggerer] on_kill_timeout``, 30 s by default).
@@ -173,8 +177,13 @@ class AzureMLPipelineRunTrigger(BaseTrigger):
             else:
                 # The shared reader has no deadline of its own: this wait's end bounds it.
                 reading = await asyncio.wait_for(question, max(0.0, self.end_time - time.time()))
-        except asyncio.TimeoutError:
-            return None
+        except asyncio.TimeoutError as err:
+            if self.end_time is not None and time.time() >= self.end_time - END_SLACK_SECONDS:
+                return None
+            # A timeout of the read itself is not the wait's end: an outage, never a cancel.
+            raise AzureMLServerError(
+                "read run status", self.run_id, message="the read timed out"
+            ) from err
         self.experiment_name = self.experiment_name or reading.experiment_name
         if reading.batched and reading.status.is_failure:
             # Run history's word ends the wait; the service's own read of the run makes the
