@@ -93,8 +93,12 @@ async def watch_with_triggers(
     tasks: list[asyncio.Task[None]] = []
     while (run_id := await ids.get()) is not None:
         # Built from its serialized form, as the triggerer builds it from the database row.
+        # Per-run reads, as part 1 measures them; batched reads are part 6 (batched_reads).
         classpath, kwargs = AzureMLPipelineRunTrigger(
-            run_id, poll_interval=poll_interval, step_progress_interval=step_progress_interval
+            run_id,
+            poll_interval=poll_interval,
+            step_progress_interval=step_progress_interval,
+            batch_status_reads=False,
         ).serialize()
         assert classpath.endswith(AzureMLPipelineRunTrigger.__name__)
         trigger = AzureMLPipelineRunTrigger(**kwargs)

@@ -137,3 +137,22 @@ async def test_a_v2_trigger_without_its_experiment_reads_run_history_not_arm(
     # At most the run-history host's lookup (once per process), never the job itself.
     assert _arm(emulator_v2)["reads"] - arm["reads"] <= 1
     assert requests_named(emulator_v2, "get run history") - history >= 2
+
+
+async def test_many_v2_triggers_look_up_the_run_history_host_once(
+    emulator_v2: EmulatorProcess, conn_id: str, component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_mlpipelines.clients.v2 import calls
+
+    jobs = _jobs(conn_id, component, ["Finished"] * 8, seconds=1)
+    monkeypatch.setattr(calls, "HISTORY_BASES", {})  # as in a triggerer that just started
+    lookups = requests_named(emulator_v2, "get workspace", "discovery")
+    events = await _events(
+        [
+            AzureMLPipelineRunTrigger(job, azure_ml_pipelines_conn_id=conn_id, poll_interval=0.3)
+            for job in jobs
+        ]
+    )
+    assert {event["run_status"] for event in events} == {"Finished"}
+    # One workspace read and one discovery read for all 8, not one each.
+    assert requests_named(emulator_v2, "get workspace", "discovery") - lookups == 2

@@ -44,6 +44,10 @@ from airflow_provider_mlpipelines.exceptions import (
 log = logging.getLogger(__name__)
 
 
+#: Run-history host lookups under way, by event loop and workspace.
+_HISTORY_LOOKUPS: dict[tuple[asyncio.AbstractEventLoop, tuple[str, ...]], asyncio.Future[str]] = {}
+
+
 class AsyncV2Client:
     """v2 jobs for the async hook: implements
     :class:`~airflow_provider_mlpipelines.clients.protocol.AsyncPipelinesClient`.
@@ -162,10 +166,20 @@ class AsyncV2Client:
         return studio_url(self.settings, "runs", run_id)
 
     async def _history(self) -> str:
-        # Once per workspace and process: a triggerer's thousands of triggers share it.
-        known = calls.HISTORY_BASES.get(calls.workspace_key(self.settings))
+        # Once per workspace and process: a triggerer's thousands of triggers share it, and
+        # those that ask while it is being looked up wait for that one lookup.
+        key = calls.workspace_key(self.settings)
+        known = calls.HISTORY_BASES.get(key)
         if known is not None:
             return known
+        loop = asyncio.get_running_loop()
+        lookup = _HISTORY_LOOKUPS.get((loop, key))
+        if lookup is None:
+            lookup = _HISTORY_LOOKUPS[(loop, key)] = asyncio.ensure_future(self._look_up_history())
+            lookup.add_done_callback(lambda _: _HISTORY_LOOKUPS.pop((loop, key), None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up_history(self) -> str:
         workspace = await self._json(calls.arm_call(self.settings, routes.WORKSPACE_GET))
         url = pick(workspace, "properties", "discoveryUrl")
         discovery = None
