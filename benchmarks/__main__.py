@@ -1,9 +1,10 @@
 """Run every benchmark part (or those named), each in its own interpreter, and print its table.
 
 Usage: ``python -m benchmarks [--quick] [part ...]`` with parts ``emulator_throughput``,
-``parse_cost``, ``trigger_scale``, ``worker_slots`` (default: all, in that order). ``--quick``
-runs small versions of each part, to check the harness in a few minutes; its figures are not
-the ones to record. Exits non-zero when a part failed or missed a goal it checks.
+``parse_cost``, ``trigger_scale``, ``worker_slots``, ``batched_reads`` (default: all, in that
+order). ``--quick`` runs small versions of each part, to check the harness in a few minutes;
+its figures are not the ones to record. Exits non-zero when a part failed or missed a goal it
+checks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 from benchmarks._common import ROOT, exit_cleanly_on_signals, machine, print_table
 
-PARTS = ("emulator_throughput", "parse_cost", "trigger_scale", "worker_slots")
+PARTS = ("emulator_throughput", "parse_cost", "trigger_scale", "worker_slots", "batched_reads")
 QUICK_ARGS = {
     "emulator_throughput": ["--seconds", "2", "--in-flight", "200"],
     "parse_cost": ["--runs", "3"],
@@ -34,6 +35,7 @@ QUICK_ARGS = {
         "v2",
     ],
     "worker_slots": ["--runs", "6", "--sync-runs", "2", "--seconds", "20"],
+    "batched_reads": ["--quick"],
 }
 
 
