@@ -182,6 +182,12 @@ class Comparison:
         """1 for a ``RunId eq`` term, else 0."""
         return int(self.field == "RunId" and self.op == "eq")
 
+    def run_id_candidates(self) -> tuple[frozenset[str] | None, bool]:
+        """The run ids that can match (``None``: any) and whether exactly those match."""
+        if self.field == "RunId" and self.op == "eq" and isinstance(self.value, str):
+            return frozenset({self.value}), True
+        return None, False
+
 
 def _equal(field: str, actual: Any, value: str | None) -> bool:
     if field == "Status" and isinstance(actual, str) and isinstance(value, str):
@@ -212,6 +218,23 @@ class Junction:
     def count_run_ids(self) -> int:
         """How many ``RunId eq`` terms the expression names."""
         return sum(part.count_run_ids() for part in self.parts)
+
+    def run_id_candidates(self) -> tuple[frozenset[str] | None, bool]:
+        """The run ids that can match (``None``: any) and whether exactly those match.
+
+        A query of many ``RunId eq`` terms (the triggers' batched reads) then looks its runs
+        up instead of testing every run of the experiment against every term.
+        """
+        found = [part.run_id_candidates() for part in self.parts]
+        if self.op == "or":
+            if any(ids is None for ids, _ in found):
+                return None, False
+            return frozenset().union(*(ids or () for ids, _ in found)), all(e for _, e in found)
+        known = [ids for ids, _ in found if ids is not None]
+        if not known:
+            return None, False
+        exact = len(found) == 1 and found[0][1]
+        return frozenset.intersection(*known), exact
 
 
 Expression = Comparison | Junction

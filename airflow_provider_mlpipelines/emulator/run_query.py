@@ -32,6 +32,7 @@ from typing import Any
 from airflow_provider_mlpipelines.emulator import render
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError, bad_request, listing
 from airflow_provider_mlpipelines.emulator.pagination import DEFAULT_PAGE_SIZE
+from airflow_provider_mlpipelines.emulator.records import RunRecord, StepRecord
 from airflow_provider_mlpipelines.emulator.run_filter import (
     FILTER_FIELD,
     Expression,
@@ -204,27 +205,40 @@ def _selected(
     state: State, experiment: str, expression: Expression | None, behaviour: RunQueryBehaviour
 ) -> Iterator[dict[str, Any]]:
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=behaviour.lag_seconds)
-    for dto, changes in _candidates(state, experiment):
+    ids, exact = expression.run_id_candidates() if expression is not None else (None, False)
+    for dto, changes in _candidates(state, experiment, ids):
         if behaviour.lag_seconds and any(
             as_utc(datetime.fromisoformat(moment)) > cutoff for moment in changes if moment
         ):
             continue
-        if expression is None or expression.matches(dto):
+        if expression is None or exact or expression.matches(dto):
             yield dto
 
 
 def _candidates(
-    state: State, experiment: str
+    state: State, experiment: str, ids: frozenset[str] | None
 ) -> Iterator[tuple[dict[str, Any], tuple[str | None, ...]]]:
-    """Each run-history run of the experiment: its ``RunDto`` and the times its status changed.
+    """Each run-history run of the experiment (of ``ids`` only, when given): its ``RunDto`` and
+    the times its status changed.
 
     The DTOs are those the per-run GET answers (``handlers_history``), from the same renderers.
     """
-    for run in list(state.runs.values()):
+    # (a run, whether the run itself is asked for, which of its steps are)
+    picked: list[tuple[RunRecord, bool, list[StepRecord]]] = []
+    if ids is None:
+        picked = [(run, True, run.steps) for run in list(state.runs.values())]
+    for run_id in ids or ():
+        if run_id in state.runs:
+            picked.append((state.runs[run_id], True, []))
+        elif run_id in state.steps_by_run_id:
+            parent, step = state.steps_by_run_id[run_id]
+            picked.append((parent, False, [step]))
+    for run, whole, steps in picked:
         if run.experiment_name != experiment:
             continue
-        yield render.history_run(run), (run.created, run.start_time, run.end_time)
-        for step in run.steps:
+        if whole:
+            yield render.history_run(run), (run.created, run.start_time, run.end_time)
+        for step in steps:
             changes = (step.creation_time or run.created, step.schedule_time)
             yield render.history_step(run, step), (*changes, step.start_time, step.end_time)
 

@@ -233,6 +233,15 @@ def test_and_binds_tighter_than_or(api: ApiClient, world: World) -> None:
     assert _ids(api, world, nested) == {world.ok, world.failed}
 
 
+def test_a_run_and_its_own_step_named_together_come_back_once_each(
+    api: ApiClient, world: World
+) -> None:
+    step = world.steps[world.ok][0]
+    named = f"RunId eq {world.ok} or RunId eq {step} or RunId eq {world.ok} or RunId eq nope"
+    assert _ids(api, world, named) == {world.ok, step}
+    assert _ids(api, world, f"RunId eq {step}") == {step}
+
+
 def test_only_the_experiment_in_the_path_is_answered(api: ApiClient, world: World) -> None:
     flt = f"RunId eq {world.ok} or RunId eq {world.stranger}"
     assert _ids(api, world, flt) == {world.ok}
