@@ -30,8 +30,11 @@ class Clock:
 def test_requests_go_at_once_while_the_budget_is_above_the_floor() -> None:
     budget = RequestBudget(clock=Clock())
     assert budget.delay("GET", 50, 2.0) == 0.0  # nothing reported yet
-    budget.note("GET", {REMAINING_HEADERS["read"]: "51"})
+    budget.note("GET", {REMAINING_HEADERS["read"]: "55"})
     assert [budget.delay("GET", 50, 2.0) for _ in range(5)] == [0.0] * 5
+    # Those five are counted against the reading until an answer says otherwise.
+    assert budget.remaining("read") == 50
+    assert [budget.delay("GET", 50, 2.0) for _ in range(3)] == [0.0, 0.5, 1.0]
 
 
 def test_at_the_floor_callers_take_spaced_slots_until_more_is_reported() -> None:

@@ -95,3 +95,20 @@ async def test_the_async_hook_paces_the_same_way(
     assert read == {job}
     assert _throttled(emulator_v2) == throttled
     assert 0 < _reads_left(emulator_v2) <= 6
+
+
+async def test_concurrent_requests_count_against_the_last_reading(
+    emulator_v2: EmulatorProcess, job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A triggerer sends dozens of requests at once: each one sent counts against what ARM
+    last said was left, so a burst stops at the floor instead of emptying the bucket."""
+    import asyncio
+
+    conn_id = _conn(monkeypatch, emulator_v2, ratelimit_floor=6, ratelimit_pace=4)
+    throttled = _throttled(emulator_v2)
+    with emulator_v2.arm_budget(**BUCKET):
+        async with AzureMLPipelinesAsyncHook(conn_id) as hook:
+            await hook.get_pipeline_run(job)  # one answer to read the budget from
+            runs = await asyncio.gather(*(hook.get_pipeline_run(job) for _ in range(READS)))
+    assert {run.id for run in runs} == {job}
+    assert _throttled(emulator_v2) == throttled

@@ -87,8 +87,10 @@ class RequestBudget:
     def delay(self, method: str, floor: int, pace: float) -> float:
         """Seconds to wait before sending a request of ``method``'s kind (0 while above floor).
 
-        Each caller that must wait takes the next free slot, so concurrent callers are spaced
-        ``1 / pace`` apart instead of all going at once when the wait ends.
+        Each request sent counts against the last reading until the next answer reports anew,
+        so that requests already in flight (a triggerer has dozens) are not all sent on one
+        reading above the floor. Each caller that must wait takes the next free slot, so
+        concurrent callers are spaced ``1 / pace`` apart instead of all going at once.
 
         :param method: the request's HTTP method.
         :param floor: what is left at which pacing starts.
@@ -100,10 +102,12 @@ class RequestBudget:
             if (
                 gauge is None
                 or gauge.remaining is None
-                or gauge.remaining > floor
                 or now - gauge.seen_at > STALE_SECONDS
                 or pace <= 0
             ):
+                return 0.0
+            if gauge.remaining > floor:
+                gauge.remaining -= 1
                 return 0.0
             slot = max(now, gauge.next_slot)
             gauge.next_slot = slot + 1.0 / pace
