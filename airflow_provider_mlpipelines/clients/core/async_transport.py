@@ -20,14 +20,12 @@ import asyncio
 import logging
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-from airflow_provider_mlpipelines.api.models import HistoryRun
-from airflow_provider_mlpipelines.clients.core import run_query
 from airflow_provider_mlpipelines.clients.core.budget import BUDGETS
 from airflow_provider_mlpipelines.clients.core.retry import Action, AttemptOutcome, RetryPolicy
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
@@ -291,32 +289,3 @@ class AsyncTransport:
         session, self._session = self._session, None
         if session is not None:
             await self._sessions.release(self._session_key, session)
-
-
-async def query_all(
-    transport: AsyncTransport, base_url: str, experiment_name: str, run_ids: Sequence[str]
-) -> list[HistoryRun]:
-    """Every run ``runs:query`` answers for ``run_ids``, following continuation tokens.
-
-    :param transport: the client's transport.
-    :param base_url: the run-history host.
-    :param experiment_name: the runs' experiment.
-    :param run_ids: the runs.
-    """
-    # One retry: the query only saves requests, and its caller reads per run when it fails.
-    policy = replace(
-        transport.settings.retry_policy, max_retries=min(1, transport.settings.max_retries)
-    )
-    found: list[HistoryRun] = []
-    token: str | None = None
-    seen: set[str] = set()
-    while True:
-        reply = await transport.execute(
-            run_query.query_call(transport.settings, base_url, experiment_name, run_ids, token),
-            policy=policy,
-        )
-        page, token = run_query.parse_page(reply.json())
-        found.extend(page)
-        if not token or token in seen:
-            return found
-        seen.add(token)

@@ -1,4 +1,4 @@
-"""Run history's batch read, ``runs:query``, as both APIs' async clients send it (pure: no I/O).
+"""Run history's batch read, ``runs:query``, as both APIs' async clients send it.
 
 v1 pipeline runs and v2 jobs are both runs in run history under their experiment, so one
 ``POST .../experiments/{experiment}/runs:query`` with a ``QueryParamsDto`` reads many of them
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.models import HistoryRun, HistoryRunPage
@@ -20,6 +21,9 @@ from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
 from airflow_provider_mlpipelines.clients.core.errors import Operation
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.transport import Call
+
+if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
 
 #: Runs per page asked for: azureml-core's ``DEFAULT_PAGE_SIZE``.
 QUERY_PAGE_SIZE = 500
@@ -89,3 +93,32 @@ def parse_page(data: Any) -> tuple[list[HistoryRun], str | None]:
     """The runs of one ``PaginatedRunDto`` page and its continuation token."""
     page = HistoryRunPage.from_json(data if isinstance(data, Mapping) else {})
     return list(page.value), page.continuation_token or None
+
+
+async def query_all(
+    transport: AsyncTransport, base_url: str, experiment_name: str, run_ids: Sequence[str]
+) -> list[HistoryRun]:
+    """Every run ``runs:query`` answers for ``run_ids``, following continuation tokens.
+
+    :param transport: the client's transport.
+    :param base_url: the run-history host.
+    :param experiment_name: the runs' experiment.
+    :param run_ids: the runs.
+    """
+    # One retry: the query only saves requests, and its caller reads per run when it fails.
+    policy = replace(
+        transport.settings.retry_policy, max_retries=min(1, transport.settings.max_retries)
+    )
+    found: list[HistoryRun] = []
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        reply = await transport.execute(
+            query_call(transport.settings, base_url, experiment_name, run_ids, token),
+            policy=policy,
+        )
+        page, token = parse_page(reply.json())
+        found.extend(page)
+        if not token or token in seen:
+            return found
+        seen.add(token)

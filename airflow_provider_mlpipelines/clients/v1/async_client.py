@@ -18,7 +18,7 @@ from airflow_provider_mlpipelines.api.models import (
     PipelineRun,
     StepStatus,
 )
-from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport, query_all
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
 from airflow_provider_mlpipelines.clients.core.reports import (
     FailedStep,
     failed_steps,
@@ -26,6 +26,7 @@ from airflow_provider_mlpipelines.clients.core.reports import (
     step_names,
     tail_lines,
 )
+from airflow_provider_mlpipelines.clients.core.run_query import query_all
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.studio import studio_url
 from airflow_provider_mlpipelines.clients.core.transport import Call, Reply

@@ -21,7 +21,7 @@ from airflow_provider_mlpipelines.api.models import (
 from airflow_provider_mlpipelines.api.routes import fill_template
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.api.v2.models import pick
-from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport, query_all
+from airflow_provider_mlpipelines.clients.core.async_transport import AsyncTransport
 from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
 from airflow_provider_mlpipelines.clients.core.errors import Operation
 from airflow_provider_mlpipelines.clients.core.reports import (
@@ -29,6 +29,7 @@ from airflow_provider_mlpipelines.clients.core.reports import (
     failed_steps,
     render_run_failure,
 )
+from airflow_provider_mlpipelines.clients.core.run_query import query_all
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.studio import studio_url
 from airflow_provider_mlpipelines.clients.core.transport import Call, Reply
