@@ -48,8 +48,13 @@ GET /_emulator/stats ("faults"; a dropped connection counts as response status 4
 A network outage (outage_seconds N, --fault-outage-seconds) resets the connection of every
 request but /_emulator/* for N seconds, token endpoint included, while runs keep executing.
 Token lifetime can be changed at run time: POST /_emulator/admin/tokens
-{"lifetime_seconds": N}. GET /_emulator/admin/tokens lists the tokens issued since start:
-a test aid for leak checks, never expose an emulator beyond loopback.
+{"lifetime_seconds": N}. GET /_emulator/admin/tokens lists the tokens issued since start
+(a test aid for leak checks).
+
+Every /_emulator/* route, the manifest included, answers only requests with the header
+X-Emulator-Admin-Key set to the content of STATE_DIR/admin-key (made at first start, mode
+0600, kept on restart), on loopback as on any other address; without it 401, wrong 403.
+The state dir (0700 when created here), its secrets and the TLS keys are the owner's only.
 """
 
 

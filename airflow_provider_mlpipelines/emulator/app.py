@@ -23,6 +23,7 @@ from airflow_provider_mlpipelines.emulator import (
 from airflow_provider_mlpipelines.emulator import (
     handlers_runs as runs,
 )
+from airflow_provider_mlpipelines.emulator.admin_access import ADMIN_KEY, AdminKey
 from airflow_provider_mlpipelines.emulator.http import CONTEXT, EmulatorContext
 from airflow_provider_mlpipelines.emulator.identities import MANAGED_IDENTITY_PATH
 from airflow_provider_mlpipelines.emulator.middleware import MIDDLEWARES
@@ -70,7 +71,8 @@ TOKENS_PATH = "/_emulator/admin/tokens"
 RUNS_QUERY_PATH = "/_emulator/admin/runs-query"
 ARM_BUDGET_PATH = "/_emulator/admin/arm-budget"
 
-#: The emulator's own routes: (method, path, stats name, handler); none needs a token.
+#: The emulator's own routes: (method, path, stats name, handler); none needs a token, and
+#: those under ``/_emulator/`` need the admin key (``admin_access.py``).
 EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", OPENID_CONFIGURATION_PATH, "openid configuration", emu.openid_configuration),
     ("POST", TOKEN_PATH, "token", emu.issue_token),
@@ -95,13 +97,15 @@ EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
 )
 
 
-def create_app(context: EmulatorContext) -> web.Application:
+def create_app(context: EmulatorContext, admin_key: AdminKey) -> web.Application:
     """Build the application serving ``context``.
 
     :param context: the services and settings the handlers use.
+    :param admin_key: the key of the routes under ``/_emulator/``.
     """
     app = web.Application(middlewares=list(MIDDLEWARES), client_max_size=16 * 1024 * 1024)
     app[CONTEXT] = context
+    app[ADMIN_KEY] = admin_key
     for route, handler in SERVICE_ROUTES:
         registered = app.router.add_route(route.method, route.template, handler)
         context.route_names[registered] = route.name

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_mlpipelines.api.clouds import AZURE_PUBLIC_CLOUD, AzureCloud
+from airflow_provider_mlpipelines.emulator.admin_access import ADMIN_KEY_FILE
 from airflow_provider_mlpipelines.emulator.identities import (
     MANAGED_IDENTITY_PATH,
     FederatedCredential,
@@ -38,6 +39,7 @@ def build_manifest(
     managed_identity_client_ids: tuple[str, ...] = (),
     federated_credentials: tuple[FederatedCredential, ...] = (),
     v2_pipeline_jobs: dict[str, str] | None = None,
+    admin_key_file: Path | None = None,
 ) -> dict[str, Any]:
     """The manifest document.
 
@@ -55,6 +57,8 @@ def build_manifest(
     :param managed_identity_client_ids: the user-assigned managed identities.
     :param federated_credentials: the federated credentials the token endpoint trusts.
     :param v2_pipeline_jobs: pipeline name -> a v2 pipeline job to register components from.
+    :param admin_key_file: the file holding the key of the ``/_emulator/`` routes (its path
+        only: the key itself is never in the manifest).
     """
     studio = f"{base_url}/studio"
     ca = str(ca_bundle.resolve())
@@ -87,6 +91,7 @@ def build_manifest(
         "studio_url": studio,
         "pid": os.getpid(),
         "state_dir": str(state_dir.resolve()),
+        "admin_key_file": str(admin_key_file or state_dir.resolve() / ADMIN_KEY_FILE),
         "pipeline_runs": dict(pipeline_runs),
         "datastores": {name: str(path) for name, path in datastores.items()},
         "cloud": cloud.name,

@@ -5,15 +5,16 @@
 2. ``errors_and_request_id``: gives each request an id (``x-ms-request-id`` and
    ``x-request-id``) and renders every error as the contract's body with that id in
    ``Correlation``.
-3. ``network_outage``: during an outage (``outage_seconds``), resets the connection of every
+3. ``require_admin_key``: the admin key of the emulator's own routes (``admin_access.py``).
+4. ``network_outage``: during an outage (``outage_seconds``), resets the connection of every
    request but the emulator's own routes (counted as status 444 too).
-4. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
+5. ``inject_faults``: latency, 429 and 503 answers and dropped connections when switched on
    (``faults.py``); a dropped connection is counted as status 444 in the stats; v2
    long-running operations made to fail (``lro_fail_next``).
-5. ``require_token``: the bearer-token check of the service APIs.
-6. ``arm_budget``: when on, ARM's request budget (``v2/budget.py``): one token per
+6. ``require_token``: the bearer-token check of the service APIs.
+7. ``arm_budget``: when on, ARM's request budget (``v2/budget.py``): one token per
    authenticated ARM request, 429 when its subscription's bucket is empty.
-7. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
+8. ``require_workspace``: 404 for a subscription, group or workspace other than the emulated one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aiohttp.typedefs import Handler
 from yarl import URL
 
 from airflow_provider_mlpipelines.api.models import ServiceErrorInfo
+from airflow_provider_mlpipelines.emulator.admin_access import EMULATOR_PREFIX, require_admin_key
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.faults import Drop, ErrorAfterHandling
 from airflow_provider_mlpipelines.emulator.http import (
@@ -204,10 +206,6 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Emulat
     else:
         message = exc.reason
     return EmulatorError(exc.status, code, message)
-
-
-#: Path prefix of the emulator's own routes, which stay reachable during a network outage.
-EMULATOR_PREFIX = "/_emulator/"
 
 
 @web.middleware
@@ -393,6 +391,7 @@ async def require_workspace(request: web.Request, handler: Handler) -> web.Strea
 MIDDLEWARES = (
     count_requests,
     errors_and_request_id,
+    require_admin_key,
     network_outage,
     inject_faults,
     require_token,

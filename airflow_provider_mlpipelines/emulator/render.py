@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from airflow_provider_mlpipelines.api.models import (
 )
 from airflow_provider_mlpipelines.api.status import EntityStatus, PipelineRunStatus, StepRunStatus
 from airflow_provider_mlpipelines.emulator import params as params_mod
+from airflow_provider_mlpipelines.emulator.admin_access import SIGNATURE_PARAM, AdminKey
 from airflow_provider_mlpipelines.emulator.records import (
     EndpointRecord,
     GraphRecord,
@@ -78,10 +79,13 @@ class Urls:
 
     :param base_url: ``https://host:port`` of the emulator, without a trailing slash.
     :param identity: the workspace the routes are scoped to.
+    :param admin_key: signs the step log URLs, which are then fetched without the admin header
+        (as the service's log URLs carry a SAS); unsigned when ``None``.
     """
 
     base_url: str
     identity: Identity
+    admin_key: AdminKey | None = field(default=None, compare=False)
 
     @property
     def scope(self) -> dict[str, str]:
@@ -98,7 +102,10 @@ class Urls:
         return self.base_url + routes.ENDPOINT_SUBMIT.format(**self.scope, endpoint_id=endpoint_id)
 
     def step_log(self, step_run_id: str, kind: str) -> str:
-        return f"{self.base_url}/_emulator/logs/{step_run_id}/{kind}"
+        path = f"/_emulator/logs/{step_run_id}/{kind}"
+        if self.admin_key is None:
+            return self.base_url + path
+        return f"{self.base_url}{path}?{SIGNATURE_PARAM}={self.admin_key.sign(path)}"
 
 
 def node_id_for(pipeline_name: str, step_name: str) -> str:

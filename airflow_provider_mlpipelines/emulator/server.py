@@ -21,6 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 from aiohttp import web
 
 from airflow_provider_mlpipelines.api.clouds import CLOUDS
+from airflow_provider_mlpipelines.emulator.admin_access import ensure_admin_key, make_private_dir
 from airflow_provider_mlpipelines.emulator.app import DISCOVERY_PATH, create_app
 from airflow_provider_mlpipelines.emulator.auth import TokenAuthority
 from airflow_provider_mlpipelines.emulator.datastores import Datastores
@@ -115,8 +116,9 @@ class EmulatorServer:
 
     async def start(self) -> dict[str, object]:
         """Start serving; returns the manifest once it is written."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.state_dir)
         (self.state_dir / MANIFEST_FILE).unlink(missing_ok=True)
+        admin_key = ensure_admin_key(self.state_dir)
         workspace = load_workspace(self.config.workspace)
         store = self._store = Store(self.state_dir / "state.sqlite")
         secret = workspace.identity.client_secret or store.get_or_create_meta(
@@ -130,7 +132,7 @@ class EmulatorServer:
         state.load()
         sock = _bind(self.config.host, self.config.port)
         base_url = _base_url(self.config.host, sock.getsockname()[1], advertised)
-        urls = Urls(base_url, workspace.identity)
+        urls = Urls(base_url, workspace.identity, admin_key)
         service = WorkspaceService(workspace, state, datastores)
         faults = FaultInjector(self.config.faults)
         self._runner = Runner(
@@ -181,7 +183,7 @@ class EmulatorServer:
             behaviour=self.config.v2_behaviour,
         )
         v2_jobs = seed_jobs(v2, store)
-        await self._serve(create_app(context), sock, tls)
+        await self._serve(create_app(context, admin_key), sock, tls)
         store.flush()
         self.manifest = build_manifest(
             base_url=base_url,
@@ -199,6 +201,7 @@ class EmulatorServer:
             managed_identity_secret=mi_secret,
             managed_identity_client_ids=self.config.managed_identity_client_ids,
             federated_credentials=self.config.federated_credentials,
+            admin_key_file=admin_key.path,
         )
         context.manifest = self.manifest
         write_manifest(self.state_dir, self.manifest)

@@ -9,6 +9,10 @@ Example::
         run_id = emulator.manifest["pipeline_runs"]["train"]
         ...
 
+Its own routes (``/_emulator/...``: manifest, stats, admin switches) need the admin key of the
+state dir: :meth:`EmulatorProcess.admin` sends it, and :func:`admin_headers` gives the headers
+to any other client.
+
 The emulator runs in its own process group; :meth:`EmulatorProcess.stop` sends SIGTERM (the
 emulator kills its running steps and saves its state), then SIGKILL after a grace period.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from airflow_provider_mlpipelines.emulator.admin_access import admin_headers, make_private_dir
 from airflow_provider_mlpipelines.emulator.v2.budget import ArmBudgetSettings, arm_budget_args
 
 MANIFEST_FILE = "manifest.json"
@@ -92,7 +97,7 @@ class EmulatorProcess:
         """
         if self.is_running():
             raise RuntimeError(f"The emulator (pid {self.pid}) is already running")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.state_dir)
         (self.state_dir / MANIFEST_FILE).unlink(missing_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_file.open("ab")
@@ -282,18 +287,29 @@ class EmulatorProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def admin_headers(self) -> dict[str, str]:
+        """The headers that open the emulator's own routes (its state dir's admin key)."""
+        return admin_headers(self.state_dir)
+
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call one of the emulator's own routes (``/_emulator/...``); returns the JSON answer.
+        """Call one of the emulator's own routes (``/_emulator/...``) with the admin key;
+        returns the JSON answer.
 
         :param method: the HTTP method.
         :param path: the path, e.g. ``/_emulator/admin/tokens``.
-        :param kwargs: passed on to ``requests.request`` (``json=...``).
+        :param kwargs: passed on to ``requests.request`` (``json=...``, ``headers=...``).
         :raises requests.HTTPError: the emulator refused the call.
         """
         import requests
 
+        headers = {**self.admin_headers(), **kwargs.pop("headers", {})}
         response = requests.request(
-            method, f"{self.base_url}{path}", verify=self.ca_bundle, timeout=30, **kwargs
+            method,
+            f"{self.base_url}{path}",
+            headers=headers,
+            verify=self.ca_bundle,
+            timeout=30,
+            **kwargs,
         )
         response.raise_for_status()
         return response.json()

@@ -16,6 +16,7 @@ from azure.identity import ClientSecretCredential
 
 from airflow_provider_mlpipelines.api import routes
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+from airflow_provider_mlpipelines.emulator.testing import admin_headers
 
 _UNSET: Any = object()
 
@@ -44,6 +45,8 @@ class ApiClient:
             connection_verify=self.ca,
         )
         self.session = requests.Session()
+        #: The headers that open the emulator's own routes (``/_emulator/...``).
+        self.admin_headers = admin_headers(manifest["state_dir"])
 
     def close(self) -> None:
         self.session.close()
@@ -90,8 +93,10 @@ class ApiClient:
         return response.text
 
     def get(self, path: str) -> requests.Response:
-        """An unauthenticated GET of one of the emulator's own paths."""
-        return self.session.get(self.base_url + path, verify=self.ca, timeout=30)
+        """A GET of one of the emulator's own paths, with the admin key (no bearer token)."""
+        return self.session.get(
+            self.base_url + path, headers=self.admin_headers, verify=self.ca, timeout=30
+        )
 
     # ---------------------------------------------------------------- flows
     def publish(self, name: str, **extra: Any) -> dict[str, Any]:

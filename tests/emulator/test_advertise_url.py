@@ -38,7 +38,12 @@ def test_advertised_url_is_served_and_named_by_the_certificate(
     assert base_url.startswith(f"https://{address}:")
     assert emulator.manifest["airflow_conn"]["host"] == base_url
     # Verified TLS to the advertised address, not to loopback.
-    answer = requests.get(f"{base_url}/_emulator/manifest", verify=emulator.ca_bundle, timeout=30)
+    answer = requests.get(
+        f"{base_url}/_emulator/manifest",
+        headers=emulator.admin_headers(),
+        verify=emulator.ca_bundle,
+        timeout=30,
+    )
     assert answer.ok and answer.json()["base_url"] == base_url
     cert = x509.load_pem_x509_certificate(
         ssl.get_server_certificate((address, int(base_url.rsplit(":", 1)[1]))).encode()

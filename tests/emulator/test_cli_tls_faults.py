@@ -95,7 +95,9 @@ def test_fault_injection_answers_with_contract_errors(
     admin = f"{api.base_url}/_emulator/admin/faults"
 
     def configure(**settings: Any) -> dict[str, Any]:
-        response = api.session.post(admin, json=settings, verify=api.ca, timeout=30)
+        response = api.session.post(
+            admin, json=settings, headers=api.admin_headers, verify=api.ca, timeout=30
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -112,7 +114,9 @@ def test_fault_injection_answers_with_contract_errors(
         assert throttled.headers["Retry-After"] == "7"
         other = api.request(routes.PIPELINE_GET, pipeline_id=published["train"]["Id"])
         assert other.status_code == 200
-        bad = api.session.post(admin, json={"error_rate": 2}, verify=api.ca, timeout=30)
+        bad = api.session.post(
+            admin, json={"error_rate": 2}, headers=api.admin_headers, verify=api.ca, timeout=30
+        )
         assert bad.status_code == 400
     finally:
         configure(

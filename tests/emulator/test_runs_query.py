@@ -392,7 +392,11 @@ def test_admin_route_answers_and_checks_the_settings(emulator: EmulatorProcess) 
     assert emulator.admin("GET", ADMIN) == {"max_ids": 0, "max_top": 500, "lag_seconds": 0.0}
     for bad in ({"max_top": 0}, {"max_ids": -1}, {"lag_seconds": "1"}, {"unknown": 1}, [1]):
         response = requests.put(
-            emulator.base_url + ADMIN, json=bad, verify=emulator.ca_bundle, timeout=30
+            emulator.base_url + ADMIN,
+            json=bad,
+            headers=emulator.admin_headers(),
+            verify=emulator.ca_bundle,
+            timeout=30,
         )
         assert response.status_code == 400, (bad, response.text)
     assert emulator.admin("GET", ADMIN) == {"max_ids": 0, "max_top": 500, "lag_seconds": 0.0}

@@ -89,7 +89,7 @@ def test_flags_start_faults_that_spare_emulator_routes_and_are_counted(tmp_path:
         assert refused.status_code == 503
         assert refused.json()["Error"]["Code"] == "ServiceUnavailable"
         for path in ("/_emulator/manifest", "/_emulator/stats", "/_emulator/admin/faults"):
-            assert _get(process, path).status_code == 200
+            assert _get(process, path, headers=process.admin_headers()).status_code == 200
         stats = admin.stats()
         assert stats["faults"] == {"503": 1}
         assert stats["faults_injected"] == 1

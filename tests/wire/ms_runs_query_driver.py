@@ -70,6 +70,7 @@ class QueryDriver:
     def queries(self) -> int:
         stats = requests.get(
             self.manifest["base_url"] + "/_emulator/stats",
+            headers=self.plan["admin_headers"],
             verify=self.manifest["ca_bundle"],
             timeout=30,
         ).json()

@@ -120,6 +120,8 @@ def test_azureml_core_reads_runs_by_id_and_by_filter(
         "created_after": str(submitted.created_after),
         "v2_experiment": "emulator-seed-v2",
         "v2_jobs": submitted.v2_jobs,
+        # The driver imports nothing of this project: the test hands it the admin headers.
+        "admin_headers": emulator.admin_headers(),
     }
     lines = _drive(python, emulator, plan, tmp_path)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from airflow_provider_mlpipelines.emulator.testing import admin_headers
 from tests.e2e.airflow_standalone import PASSWORD_FILE, AirflowApi, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -220,15 +221,17 @@ def queued_runs(cluster: Cluster, seconds: float) -> Iterator[None]:
     """
     url = f"{cluster.manifest['base_url']}/_emulator/admin/faults"
     verify = cluster.manifest["ca_bundle"]
+    headers = admin_headers(cluster.manifest["state_dir"])
 
     def set_queue(value: float) -> None:
         requests.post(
-            url, json={"queue_seconds": value}, verify=verify, timeout=30
+            url, json={"queue_seconds": value}, headers=headers, verify=verify, timeout=30
         ).raise_for_status()
 
-    earlier = requests.get(url, verify=verify, timeout=30).json()["queue_seconds"]
+    earlier = requests.get(url, headers=headers, verify=verify, timeout=30)
+    earlier.raise_for_status()
     set_queue(seconds)
     try:
         yield
     finally:
-        set_queue(earlier)
+        set_queue(earlier.json()["queue_seconds"])
