@@ -27,6 +27,7 @@ from airflow_provider_mlpipelines.emulator.admin_access import ADMIN_KEY, AdminK
 from airflow_provider_mlpipelines.emulator.http import CONTEXT, EmulatorContext
 from airflow_provider_mlpipelines.emulator.identities import MANAGED_IDENTITY_PATH
 from airflow_provider_mlpipelines.emulator.middleware import MIDDLEWARES
+from airflow_provider_mlpipelines.emulator.studio.routes import STUDIO_ROUTES
 from airflow_provider_mlpipelines.emulator.v2.handlers import V2_ROUTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -90,10 +91,7 @@ EMULATOR_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("PUT", RUNS_QUERY_PATH, "set runs query settings", emu.set_runs_query),
     ("GET", ARM_BUDGET_PATH, "get arm budget", emu.get_arm_budget),
     ("PUT", ARM_BUDGET_PATH, "set arm budget", emu.put_arm_budget),
-    ("GET", "/studio/runs/{object_id}", "studio", emu.studio_run),
-    ("GET", "/studio/pipelines/{object_id}", "studio", emu.studio_pipeline),
-    ("GET", "/studio/endpoints/{object_id}", "studio", emu.studio_endpoint),
-    ("GET", "/studio/experiments/{object_id}", "studio", emu.studio_experiment),
+    *STUDIO_ROUTES,
 )
 
 

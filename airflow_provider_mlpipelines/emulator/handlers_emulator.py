@@ -1,10 +1,9 @@
-"""Handlers outside the service APIs: the token endpoint, discovery, the studio pages and the
-emulator's own routes (manifest, stats, step logs, fault settings). None needs a token.
+"""Handlers outside the service APIs: the token endpoint, discovery and the emulator's own
+routes (manifest, stats, step logs, fault settings). None needs a token.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict
 
 from aiohttp import web
@@ -20,10 +19,8 @@ from airflow_provider_mlpipelines.emulator.http import (
     text_response,
 )
 from airflow_provider_mlpipelines.emulator.identities import IdentityError
-from airflow_provider_mlpipelines.emulator.records import RunRecord
+from airflow_provider_mlpipelines.emulator.studio.routes import STUDIO_PATH
 from airflow_provider_mlpipelines.emulator.v2.budget import ArmBudgetSettings
-
-STUDIO_PATH = "/studio"
 
 
 # ------------------------------------------------------------------------------ Entra ID
@@ -249,93 +246,3 @@ async def put_arm_budget(request: web.Request) -> web.Response:
 def _arm_budget_body(request: web.Request) -> dict[str, object]:
     budget = context_of(request).arm_budget
     return {**budget.settings.to_json(), "remaining": budget.remaining()}
-
-
-# ------------------------------------------------------------------------------ studio
-async def studio_run(request: web.Request) -> web.Response:
-    """GET ``/studio/runs/{object_id}``: a pipeline run and its steps.
-
-    :param request: the request.
-    """
-    context = context_of(request)
-    run, step = context.runs.history_lookup(request.match_info["object_id"], None)
-    if step is not None:
-        rows = [("Step", step.name), ("Status", step.status.value), ("Detail", step.status_detail)]
-        return _page(f"Step run {step.run_id}", rows, [])
-    rows = [
-        ("Pipeline", run.pipeline_name),
-        ("Experiment", run.experiment_name),
-        ("Status", run.status.value),
-        ("Detail", run.status_detail),
-        ("Created", run.created),
-        ("Ended", run.end_time),
-    ]
-    steps = [(s.name, s.node_id, s.status.value, s.status_detail or "") for s in run.steps]
-    return _page(f"Pipeline run {run.id}", rows, steps)
-
-
-async def studio_pipeline(request: web.Request) -> web.Response:
-    """GET ``/studio/pipelines/{object_id}``: a published pipeline and its runs.
-
-    :param request: the request.
-    """
-    context = context_of(request)
-    pipeline = context.workspace.get_pipeline(request.match_info["object_id"])
-    runs = context.runs.runs_of_pipeline(pipeline.id)
-    rows = [
-        ("Name", pipeline.name),
-        ("Version", pipeline.version),
-        ("Status", pipeline.status.value),
-        ("Runs", str(len(runs))),
-    ]
-    return _page(f"Published pipeline {pipeline.id}", rows, _run_rows(runs[-20:]))
-
-
-async def studio_endpoint(request: web.Request) -> web.Response:
-    """GET ``/studio/endpoints/{object_id}``: a pipeline endpoint and its versions.
-
-    :param request: the request.
-    """
-    context = context_of(request)
-    endpoint = context.workspace.get_endpoint(request.match_info["object_id"])
-    rows = [
-        ("Name", endpoint.name),
-        ("Status", endpoint.status.value),
-        ("Default version", endpoint.default_version),
-    ]
-    versions = [(v, p, "", "") for v, p in endpoint.versions]
-    return _page(f"Pipeline endpoint {endpoint.id}", rows, versions)
-
-
-async def studio_experiment(request: web.Request) -> web.Response:
-    """GET ``/studio/experiments/{object_id}``: the runs of an experiment.
-
-    :param request: the request.
-    """
-    context = context_of(request)
-    name = request.match_info["object_id"]
-    runs = [r for r in context.runs.state.runs.values() if r.experiment_name == name]
-    if not runs:
-        raise not_found("Experiment", name)
-    return _page(f"Experiment {name}", [("Runs", str(len(runs)))], _run_rows(runs[-20:]))
-
-
-def _run_rows(runs: list[RunRecord]) -> list[tuple[str, ...]]:
-    return [(r.id, r.experiment_name, r.status.value, r.created) for r in runs]
-
-
-def _page(
-    title: str, rows: list[tuple[str, str | None]], table: list[tuple[str, ...]]
-) -> web.Response:
-    esc = html.escape
-    items = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v or '')}</td></tr>" for k, v in rows)
-    lines = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table)
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{esc(title)}</title></head><body>"
-        "<p>Azure ML pipelines emulator (read-only)</p>"
-        f"<h1>{esc(title)}</h1><table>{items}</table>"
-        + (f"<table border='1'>{lines}</table>" if table else "")
-        + "</body></html>"
-    )
-    return web.Response(text=body, content_type="text/html")

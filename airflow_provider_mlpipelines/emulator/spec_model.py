@@ -80,6 +80,10 @@ class StepSpec:
     env: dict[str, str] = field(default_factory=dict)
     duration: str = "0"
     outcome: str = "Finished"
+    #: Names of the steps this one waits for (a v2 graph's edges). Steps are held in a
+    #: topological order and run in it; empty means "after the previous step", which is how
+    #: v1 spec pipelines chain. The studio draws the graph from this.
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
