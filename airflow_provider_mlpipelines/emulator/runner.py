@@ -291,7 +291,9 @@ class Runner:
             self._finish_step(run, step, StepRunStatus.FINISHED, None)
             return True
         reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        self._finish_step(run, step, StepRunStatus.FAILED, f"Process {reason}")
+        tail = _tail(self.log_path(run.id, step.node_id, "STDERR"))
+        detail = f"Process {reason}" + (f"; stderr ends: {tail}" if tail else "")
+        self._finish_step(run, step, StepRunStatus.FAILED, detail)
         return False
 
     async def _kill_group(self, proc: asyncio.subprocess.Process) -> None:
@@ -377,6 +379,17 @@ class Runner:
             "AZUREML_ROOT_RUN_ID": run.id,
             "AZUREML_EXPERIMENT_NAME": run.experiment_name,
         }
+
+
+def _tail(path: Path, limit: int = 400) -> str:
+    """The last ``limit`` characters of a log, on one line (what a failed step's detail quotes)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - limit))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -16,6 +16,7 @@ from airflow_provider_mlpipelines.emulator import render as v1_render
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.http import context_of, json_response, read_json
 from airflow_provider_mlpipelines.emulator.v2 import render
+from airflow_provider_mlpipelines.emulator.v2.assets import ASSET_ROUTES
 from airflow_provider_mlpipelines.emulator.v2.handling import (
     Handler,
     accepted,
@@ -144,7 +145,8 @@ async def delete_deployment(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------------------ components
 def _component_body(request: web.Request, component: Any) -> dict[str, Any]:
     service = v2_service(request)
-    spec = service.workspace.spec_of(component.graph_id)
+    # A user's component answers the spec it was registered with; one made from a job, its graph.
+    spec = None if component.spec is not None else service.workspace.spec_of(component.graph_id)
     return render.component_version(
         component, spec, service.component_arm_id(component), client_id_of(request)
     )
@@ -359,4 +361,5 @@ V2_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("POST", routes.EMULATOR_SCORING_PATH, "invoke batch endpoint", invoke),
     ("GET", routes.EMULATOR_SCORING_PATH + "/{job_name}", "get batch job", get_batch_job),
     ("GET", HISTORY_CHILDREN_PATH, "list child jobs", list_job_children),
+    *ASSET_ROUTES,
 )

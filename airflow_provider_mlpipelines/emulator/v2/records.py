@@ -59,8 +59,10 @@ class DeploymentRecord(Record):
 class ComponentRecord(Record):
     """A pipeline component version: a pipeline graph under a name and version.
 
-    :param graph_id: the v1 graph its jobs run.
+    :param graph_id: the v1 graph its jobs run (empty for a command component).
     :param source_job: the pipeline job it was made from, if any.
+    :param spec: the ``componentSpec`` a user registered (``None`` for one made from a job).
+    :param content: what makes two registrations "the same" (immutability), as JSON text.
     """
 
     name: str
@@ -72,10 +74,17 @@ class ComponentRecord(Record):
     is_archived: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=utc_now)
+    spec: dict[str, Any] | None = None
+    content: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def kind(self) -> str:
+        """``command`` or ``pipeline``."""
+        return str((self.spec or {}).get("type") or "pipeline").lower()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from airflow_provider_mlpipelines.emulator import params as params_mod
 from airflow_provider_mlpipelines.emulator.records import RunRecord
 from airflow_provider_mlpipelines.emulator.render import Urls
 from airflow_provider_mlpipelines.emulator.spec_model import PipelineSpec
+from airflow_provider_mlpipelines.emulator.v2.components import response_spec
 from airflow_provider_mlpipelines.emulator.v2.records import (
     BatchEndpointRecord,
     ComponentRecord,
@@ -203,15 +204,21 @@ def component_spec(record: ComponentRecord, spec: PipelineSpec) -> dict[str, Any
 
 
 def component_version(
-    record: ComponentRecord, spec: PipelineSpec, component_id: str, client_id: str
+    record: ComponentRecord, spec: PipelineSpec | None, component_id: str, client_id: str
 ) -> dict[str, Any]:
+    """A component version; a user's spec is echoed as registered (``_source`` dropped)."""
+    if record.spec is not None:
+        answered = response_spec(record.spec)
+    else:
+        assert spec is not None, "a component made from a job renders from its graph"
+        answered = component_spec(record, spec)
     return {
         "id": component_id,
         "name": record.version,
         "type": f"{_PROVIDER}/workspaces/components/versions",
         "systemData": system_data(record.created, record.created, client_id),
         "properties": {
-            "componentSpec": component_spec(record, spec),
+            "componentSpec": answered,
             # As recorded: null here, the description is the spec's.
             "description": None,
             "tags": dict(record.tags),
@@ -233,7 +240,7 @@ def job(
     record: JobRecord, run: RunRecord, component_id: str | None, urls: ArmUrls, client_id: str
 ) -> dict[str, Any]:
     """A job as ``GET {WS}/jobs/{name}`` answers it (``JobBase``)."""
-    return {
+    body: dict[str, Any] = {
         "id": routes.JOB_GET.format(**urls.scope(), job_name=record.name),
         "name": record.name,
         "type": f"{_PROVIDER}/workspaces/jobs",
@@ -279,6 +286,10 @@ def job(
             },
         },
     }
+    if run.status is PipelineRunStatus.FAILED and run.status_detail:
+        # Which step failed and how: the provider reports it as the run's status detail.
+        body["properties"]["error"] = {"code": "UserError", "message": run.status_detail}
+    return body
 
 
 def _job_description(record: JobRecord) -> str | None:

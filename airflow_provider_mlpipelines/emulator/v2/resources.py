@@ -28,6 +28,9 @@ from airflow_provider_mlpipelines.emulator.v2.checks import (
     str_map,
     user_error,
 )
+from airflow_provider_mlpipelines.emulator.v2.codes import CodeAssets
+from airflow_provider_mlpipelines.emulator.v2.components import CommandComponent, command_component
+from airflow_provider_mlpipelines.emulator.v2.graph import pipeline_spec, spec_content
 from airflow_provider_mlpipelines.emulator.v2.operations import Operation, Operations
 from airflow_provider_mlpipelines.emulator.v2.records import (
     CREATING,
@@ -76,6 +79,8 @@ class V2Resources:
         self.deployments: dict[str, DeploymentRecord] = {}
         self.components: dict[str, ComponentRecord] = {}
         self.jobs: dict[str, JobRecord] = {}
+        #: Code versions (``attach_v2`` loads them); command components run in their folders.
+        self.code_assets: CodeAssets | None = None
         self._repeatable: dict[tuple[str, str], tuple[float, str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -308,11 +313,7 @@ class V2Resources:
             raise user_error("properties.componentSpec is required", "componentSpec")
         source = pick(spec, "sourceJobId") or pick(spec, "source_job_id")
         if not source:
-            raise user_error(
-                "The emulator registers pipeline components from an existing pipeline job: "
-                "set componentSpec.sourceJobId to the job's ARM id or name",
-                "componentSpec.sourceJobId",
-            )
+            return self._put_user_component(name, version, props, spec)
         # MLClient names the job by its ARM id (recorded); its bare name is accepted too.
         job = self.jobs.get(routes.job_name_of(str(source)))
         if job is None:
@@ -345,6 +346,66 @@ class V2Resources:
         self.components[component.key] = component
         self._save("component", component.key, component)
         return component, True
+
+    def _put_user_component(
+        self, name: str, version: str, props: Any, spec: Mapping[str, Any]
+    ) -> tuple[ComponentRecord, bool]:
+        """Register a user's command or pipeline component (:mod:`.components`, :mod:`.graph`)."""
+        anonymous = bool(pick(props, "isAnonymous", default=False))
+        content = spec_content(spec, props)
+        existing = self.components.get(f"{name}/{version}")
+        if existing is not None:
+            # An anonymous version is the SDK's hash of the component: the same hash is the
+            # same component, whatever name the spec carries (the DSL and YAML loaders differ).
+            if existing.content == content or (anonymous and existing.is_anonymous):
+                return existing, False
+            raise conflict(
+                f"Component '{name}' version '{version}' already exists with other content; "
+                "versions are immutable: register the change under another version",
+                "version",
+            )
+        graph_id = ""
+        if str(pick(spec, "type", default="")).lower() == "command":
+            command_component(name, version, spec, self.code_assets)
+        elif str(pick(spec, "type", default="")).lower() == "pipeline":
+            pipeline = pipeline_spec(name, spec, self._command_of, self.default_datastore)
+            graph_id = self.workspace.create_graph(pipeline).id
+        else:
+            raise user_error(
+                f"componentSpec.type '{pick(spec, 'type')}' is not supported by the emulator; "
+                "register command or pipeline components",
+                "componentSpec.type",
+            )
+        component = ComponentRecord(
+            name=name,
+            version=version,
+            graph_id=graph_id,
+            description=pick(props, "description") or pick(spec, "description"),
+            is_anonymous=anonymous,
+            tags=str_map(pick(props, "tags")),
+            spec=dict(spec),
+            content=content,
+        )
+        self.components[component.key] = component
+        self._save("component", component.key, component)
+        return component, True
+
+    @property
+    def default_datastore(self) -> str:
+        return self.workspace.workspace.default_datastore
+
+    def _command_of(self, value: Any, target: str) -> CommandComponent:
+        """The registered command component a pipeline's job names (400 naming ``target``)."""
+        record = self.component_by_id(str(value).removeprefix("azureml:"), target=target)
+        if record.kind != "command" or record.spec is None:
+            raise user_error(
+                f"{target}: component '{record.name}' version '{record.version}' is a "
+                f"{record.kind} component; the emulator runs jobs of command components",
+                target,
+            )
+        # The DSL names its anonymous children in the spec: logs show that name, not the hash.
+        shown = str(record.spec.get("name") or record.name)
+        return command_component(shown, record.version, record.spec, self.code_assets)
 
     def register_spec_component(self, name: str, version: str, graph_id: str) -> ComponentRecord:
         """Register a component of a spec pipeline (the emulator's default content)."""

@@ -18,6 +18,7 @@ from airflow_provider_mlpipelines.emulator.runs import RunService
 from airflow_provider_mlpipelines.emulator.service import WorkspaceService
 from airflow_provider_mlpipelines.emulator.store import Store
 from airflow_provider_mlpipelines.emulator.v2.behaviour import V2Behaviour
+from airflow_provider_mlpipelines.emulator.v2.codes import CodeAssets
 from airflow_provider_mlpipelines.emulator.v2.operations import Operations
 from airflow_provider_mlpipelines.emulator.v2.render import ArmUrls
 from airflow_provider_mlpipelines.emulator.v2.service import V2Service
@@ -60,6 +61,7 @@ def attach_v2(
         workspace, runs, store, LOCATION, Operations(lro_seconds), behaviour=behaviour
     )
     service.load()
+    service.code_assets = CodeAssets(store)
     context.v2 = service
     context.arm_urls = ArmUrls(context.urls, studio_base)
     context.arm_audiences = frozenset({cloud.resource_manager, cloud.management_audience})
