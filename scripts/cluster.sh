@@ -178,7 +178,8 @@ start_emulator() {
     printf 'AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT=%s\n' "$AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT" \
       >>"$SETTINGS"
   fi
-  # The Variables the example DAGs read (dags_examples/), unless the caller set them.
+  # The Variables and connections the example DAGs read (dags_examples/), unless the caller
+  # set them.
   local name value
   while read -r name value; do
     if [ -z "${!name+x}" ]; then
@@ -191,6 +192,9 @@ manifest = json.load(open(sys.argv[1]))
 print("AIRFLOW_VAR_MLPIPELINES_SCORING_RUN_ID", manifest["pipeline_runs"]["score"])
 print("AIRFLOW_VAR_MLPIPELINES_TRAINING_RUN_ID", manifest["pipeline_runs"]["train"])
 print("AIRFLOW_VAR_MLPIPELINES_DATASTORE_DIR", manifest["datastores"]["workspaceblobstore"])
+# The v2 example (example_mlpipelines_v2_batch_scoring): its connection and source job.
+print("AIRFLOW_CONN_AZURE_ML_PIPELINES_V2", json.dumps(manifest["airflow_conn_v2"]))
+print("AIRFLOW_VAR_MLPIPELINES_V2_SCORING_JOB", manifest["v2_pipeline_jobs"]["score"])
 PY
 )
 }

@@ -20,7 +20,7 @@ stamp="$VENV/.installed-$(cat "$CONSTRAINTS" "$ROOT/setup.cfg" | sha256sum | cut
 if [ ! -f "$stamp" ]; then
   echo "==> installing airflow-provider-mlpipelines with Airflow $AIRFLOW_VERSION (pinned by $CONSTRAINTS)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -c "$CONSTRAINTS" -e "$ROOT[test]" 2> >(grep -v "^WARNING: Location" >&2)
+    -c "$CONSTRAINTS" -e "$ROOT[test,openlineage]" 2> >(grep -v "^WARNING: Location" >&2)
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

@@ -12,6 +12,7 @@ from airflow_provider_mlpipelines._compat import BaseOperator
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
 from airflow_provider_mlpipelines.get_provider_info import DEFAULT_CONN_ID
+from airflow_provider_mlpipelines.operators._lineage import LineageMixin
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.api.models import PipelineEndpoint
@@ -74,7 +75,7 @@ def check_status(value: Any, allowed: Sequence[EntityStatus], *, argument: str) 
     return status
 
 
-class AzureMLPipelinesBaseOperator(BaseOperator):
+class AzureMLPipelinesBaseOperator(LineageMixin, BaseOperator):
     """Base of the operators: holds the connection id and creates the hook on first use.
 
     :param azure_ml_pipelines_conn_id: the Airflow connection of type ``azure_ml_pipelines``.
@@ -85,6 +86,8 @@ class AzureMLPipelinesBaseOperator(BaseOperator):
     def __init__(self, *, azure_ml_pipelines_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.azure_ml_pipelines_conn_id = azure_ml_pipelines_conn_id
+        # What OpenLineage and asset events report, set while the task runs (operators/_lineage.py).
+        self.lineage_record: dict[str, Any] | None = None
 
     @cached_property
     def hook(self) -> AzureMLPipelinesHook:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
+from airflow_provider_mlpipelines.operators._asset_events import report_change
 from airflow_provider_mlpipelines.operators._base import (
     AzureMLPipelinesBaseOperator,
     check_exactly_one,
@@ -100,6 +101,9 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
         )
         for key, value in result.items():
             context["ti"].xcom_push(key=key, value=value)
+        report_change(
+            self, context, pipeline_id=pipeline_id, endpoint=endpoint.name, version=version
+        )
         return result
 
 
@@ -161,6 +165,10 @@ class AzureMLSetPipelineEndpointDefaultVersionOperator(AzureMLPipelinesBaseOpera
         # None when nothing changed: a rollback of this task must not target the version
         # that is the default now.
         context["ti"].xcom_push(key="previous_default_version", value=update.replaced_default)
+        pipeline_id = endpoint.pipeline_id_of(version)
+        report_change(
+            self, context, pipeline_id=pipeline_id, endpoint=endpoint.name, version=version
+        )
         return version
 
 

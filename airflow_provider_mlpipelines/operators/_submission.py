@@ -271,3 +271,8 @@ def remember_run(state_store: Any, run_id: str) -> None:
     """Record the submitted run id where a retry of this task instance will look first."""
     if state_store is not None:
         state_store.set(RUN_ID_STATE_KEY, run_id)
+
+
+def epoch(moment: Any) -> float | None:
+    """A datetime as epoch seconds (``None`` stays ``None``)."""
+    return None if moment is None else float(moment.timestamp())

@@ -25,6 +25,8 @@ from airflow_provider_mlpipelines.exceptions import (
     AzureMLUndecidableSubmissionError,
 )
 from airflow_provider_mlpipelines.links.azure_ml_pipelines import AzureMLPipelineRunLink
+from airflow_provider_mlpipelines.operators import _lineage
+from airflow_provider_mlpipelines.operators._asset_events import emit_run_extras
 from airflow_provider_mlpipelines.operators._base import (
     AzureMLPipelinesBaseOperator,
     check_exactly_one,
@@ -33,6 +35,7 @@ from airflow_provider_mlpipelines.operators._base import (
 from airflow_provider_mlpipelines.operators._submission import (
     SubmitTarget,
     endpoint_target,
+    epoch,
     find_earlier_run,
     first_try_since_clear,
     load_assignments,
@@ -227,7 +230,7 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 ti,
                 state_store,
                 started_at=self._started_at,
-                since=_epoch(getattr(context.get("dag_run"), "start_date", None)),
+                since=epoch(getattr(context.get("dag_run"), "start_date", None)),
             )
             cleared = earlier is not None and submitted_before_clear(
                 earlier, first_try_since_clear(ti, self.retries), ti
@@ -245,8 +248,10 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
             raise AirflowFailException(str(exc)) from exc
         self._submitted_at = time.time()
         self._announce_run(context, run)
+        _lineage.record_submission(self, target, submission, run)
         if not self.wait_for_completion:
             context["ti"].xcom_push(key="run_status", value=run.status.value)
+            emit_run_extras(self, context)
             return run.id
         if self.deferrable:
             self._defer_unless_done(context, run.id)
@@ -384,6 +389,8 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 experiment_name=run.experiment_name,
             ),
             method_name="execute_complete",
+            # execute_complete runs on a fresh operator: the record travels with the deferral.
+            kwargs={_lineage.LINEAGE_KWARG: self.lineage_record},
         )
 
     def _wait_deadline(self) -> tuple[float | None, float | None]:
@@ -404,17 +411,19 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
             return None, None
         return min(deadlines)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+    def execute_complete(self, context: Context, event: Any = None, lineage: Any = None) -> str:
         """Resume after the trigger fired: same outcome as the synchronous wait."""
         if event and event.get("run_id"):
             self.run_id = str(event["run_id"])
             if event.get("run_status"):
                 context["ti"].xcom_push(key="run_status", value=event["run_status"])
+        self.lineage_record = _lineage.resume_record(self, context, lineage, self.run_id)
         status = handle_trigger_event(self.hook, event)
         return self._finish(context, str(self.run_id), status)
 
     def _finish(self, context: Context, run_id: str, status: PipelineRunStatus) -> str:
         context["ti"].xcom_push(key="run_status", value=status.value)
+        emit_run_extras(self, context, status=status.value)
         raise_for_run_outcome(self.hook, run_id, status)
         self.log.info("Pipeline run %s finished: %s", run_id, self.hook.get_run_url(run_id))
         return run_id
@@ -438,8 +447,3 @@ class AzureMLSubmitPipelineRunOperator(AzureMLPipelinesBaseOperator):
                 cancel_run_quietly(self.hook, self.run_id, self.log)
         finally:
             self._in_on_kill = False
-
-
-def _epoch(moment: Any) -> float | None:
-    """A datetime as epoch seconds (``None`` stays ``None``)."""
-    return None if moment is None else float(moment.timestamp())

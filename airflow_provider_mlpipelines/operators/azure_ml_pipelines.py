@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_mlpipelines._waiting import wait_for_run
 from airflow_provider_mlpipelines.api.status import PipelineRunStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError
+from airflow_provider_mlpipelines.operators._asset_events import report_change
 from airflow_provider_mlpipelines.operators._base import (
     AzureMLPipelinesBaseOperator,
     check_identifier,
@@ -115,6 +116,7 @@ class AzureMLPublishPipelineOperator(AzureMLPipelinesBaseOperator):
         self.log.info("Pipeline page: %s", url)
         context["ti"].xcom_push(key="pipeline_id", value=pipeline.id)
         context["ti"].xcom_push(key="pipeline_url", value=url)
+        report_change(self, context, pipeline_id=pipeline.id, studio_url=url)
         return pipeline.id
 
 
