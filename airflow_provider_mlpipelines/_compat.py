@@ -12,6 +12,9 @@ from airflow import __version__ as AIRFLOW_VERSION
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
+#: The triggerer calls a trigger's ``on_kill`` when a user stops a deferred task from Airflow
+#: 3.3 on; before, the trigger is only cancelled, exactly as when its triggerer goes away.
+TRIGGER_ON_KILL = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit()) >= (3, 3)
 
 if AIRFLOW_V_3:
     from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
@@ -36,9 +39,9 @@ except ImportError:  # Airflow 2.11
 
 def default_deferrable() -> bool:
     """``[operators] default_deferrable``, read when an operator is created."""
-    if AIRFLOW_V_3:
+    try:
         from airflow.sdk.configuration import conf
-    else:
+    except ImportError:  # Airflow 2.11 and 3.0-3.1, before the task SDK had its own config
         from airflow.configuration import conf  # type: ignore[no-redef]
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
@@ -56,6 +59,7 @@ def mask_secret(secret: Any) -> None:
 
 __all__ = [
     "AIRFLOW_V_3",
+    "TRIGGER_ON_KILL",
     "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",
