@@ -17,8 +17,13 @@ AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
 TRIGGER_ON_KILL = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit()) >= (3, 3)
 
 if AIRFLOW_V_3:
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator
     from airflow.sdk.execution_time.xcom import XCom
+
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # Airflow 3.0: the task SDK gained BaseHook in 3.1
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
 else:  # Airflow 2.11
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]

@@ -16,11 +16,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating virtual environment $VENV with $PYTHON_BIN"
   "$PYTHON_BIN" -m venv "$VENV"
 fi
+# Airflow 3.0 and 3.1 build the connection form from the hook's widgets, which need the FAB
+# provider (flask-appbuilder, wtforms); 3.2 on read the form from get_provider_info.
+extra_reqs=()
+case "$AIRFLOW_VERSION" in 3.0.* | 3.1.*) extra_reqs=(apache-airflow-providers-fab) ;; esac
 stamp="$VENV/.installed-$(cat "$CONSTRAINTS" "$ROOT/setup.cfg" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "==> installing airflow-provider-mlpipelines with Airflow $AIRFLOW_VERSION (pinned by $CONSTRAINTS)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -c "$CONSTRAINTS" -e "$ROOT[test,openlineage]" 2> >(grep -v "^WARNING: Location" >&2)
+    -c "$CONSTRAINTS" -e "$ROOT[test,openlineage]" "${extra_reqs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
