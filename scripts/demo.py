@@ -9,7 +9,13 @@ Subcommands (``demo.sh`` calls them in this order):
   subprocess each), check each DAG run's state in the metadata database, and print a summary:
   states, pipeline run ids and studio URLs, where the model and the predictions were written.
   The v2 example runs twice on the emulator's v2 side: a release that stays the default, then
-  a trial of a second version that is rolled back. Exits 1 if any DAG run did not succeed.
+  a trial of a second version that is rolled back. The own-component example runs on a
+  pipeline component the demo first registers with Microsoft's ``MLClient`` (azure-ai-ml, in a
+  venv of its own: ``.venv-ms-v2``, pinned by ``constraints/ms-client-v2.txt``), as a user
+  would. Last, the asset pair runs on a real scheduler (``airflow standalone``, which
+  ``airflow dags test`` cannot stand in for): ``example_mlpipelines_retrain_asset`` is triggered
+  through the REST API, and its asset event starts ``example_mlpipelines_score_on_asset``.
+  Exits 1 if any DAG run did not succeed.
 
 The metadata database and the DAGs folder come from the environment ``demo.sh`` exports.
 """
@@ -34,6 +40,16 @@ CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_DEFAULT"
 #: The v2 example's own connection (``azure_ml_pipelines_v2``), on the same emulator.
 V2_CONN_ENV_VAR = "AIRFLOW_CONN_AZURE_ML_PIPELINES_V2"
 V2_DAG_ID = "example_mlpipelines_v2_batch_scoring"
+OWN_DAG_ID = "example_mlpipelines_v2_own_component"
+RETRAIN_ASSET_DAG_ID = "example_mlpipelines_retrain_asset"
+SCORE_ON_ASSET_DAG_ID = "example_mlpipelines_score_on_asset"
+#: Seconds the asset pair may take on the standalone scheduler, its start included.
+ASSET_PAIR_SECONDS = 600
+#: The pipeline endpoint the retraining adds its scoring versions to.
+ASSET_ENDPOINT = "housing-assets"
+ROOT = Path(__file__).resolve().parents[1]
+#: Registers dags_examples/v2_own_pipeline with MLClient (``--register-only``), as a user would.
+MLCLIENT_DRIVER = ROOT / "tests" / "wire" / "ms_v2_components_driver.py"
 DATASTORE = "workspaceblobstore"
 DAG_TIMEOUT_SECONDS = 240
 #: A quick, under-trained retraining: the A/B trial of its model must roll it back.
@@ -255,10 +271,11 @@ def submit_outside_airflow(endpoint_name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ the demo
-def run_all(log_dir: Path) -> list[DagOutcome]:
-    """Run the v1 example DAGs in an order where each finds what it needs, then the v2 one.
+def run_all(log_dir: Path, state_dir: Path) -> list[DagOutcome]:
+    """Run the v1 example DAGs in an order where each finds what it needs, then the v2 ones.
 
     :param log_dir: where each command's output goes.
+    :param state_dir: the emulator's state dir (its manifest, for ``MLClient``).
     """
     outcomes = []
     retraining = run_example(
@@ -313,7 +330,137 @@ def run_all(log_dir: Path) -> list[DagOutcome]:
     else:
         outcomes.append(DagOutcome("example_mlpipelines_sensor", "not run", 0.0, Path()))
     outcomes += run_v2_example(log_dir)
+    component = submit_or_none(
+        lambda: register_own_component(state_dir, log_dir), "register the own component"
+    )
+    if component is not None:
+        outcomes.append(
+            run_example(
+                OWN_DAG_ID,
+                SCORING_DATE,
+                {"component": component},
+                log_dir,
+                ["deploy_component", "train", "train.run_url", "check_training_job"],
+            )
+        )
+    else:
+        outcomes.append(DagOutcome(OWN_DAG_ID, "not run", 0.0, Path()))
+    outcomes += run_asset_pair(log_dir)
     return outcomes
+
+
+def run_asset_pair(log_dir: Path) -> list[DagOutcome]:
+    """The asset pair on ``airflow standalone``: retraining triggered through the REST API,
+    scoring started by the scheduler for its asset event.
+
+    :param log_dir: where the standalone's output goes (``asset-pair/standalone.log``).
+    """
+    sys.path.insert(0, str(ROOT))
+    from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
+    from tests.e2e.airflow_standalone import AirflowStandalone
+
+    home = log_dir / "asset-pair"
+    dags = home / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    for dag_id in (RETRAIN_ASSET_DAG_ID, SCORE_ON_ASSET_DAG_ID):
+        (dags / f"{dag_id}.py").symlink_to(ROOT / "dags_examples" / f"{dag_id}.py")
+    airflow = AirflowStandalone(home, dags, {}, ASSET_PAIR_SECONDS, schedule=True)
+    log_file = airflow.log_file
+    retrain = DagOutcome(RETRAIN_ASSET_DAG_ID, "not run", 0.0, log_file)
+    score = DagOutcome(SCORE_ON_ASSET_DAG_ID, "not run", 0.0, log_file, label="asset-triggered")
+    print("    starting airflow standalone for the asset pair", flush=True)
+    try:
+        with airflow:
+            airflow.wait_for_api(timeout=240)
+            api = airflow.api()
+            for dag_id in (RETRAIN_ASSET_DAG_ID, SCORE_ON_ASSET_DAG_ID):
+                api.wait_for_dag(dag_id, timeout=180)
+                api.unpause(dag_id)
+            started = time.monotonic()
+            run = api.trigger(RETRAIN_ASSET_DAG_ID, None, {"endpoint_name": ASSET_ENDPOINT})
+            retrain.run_id = run["dag_run_id"]
+            retrain.state = api.wait_for_run(RETRAIN_ASSET_DAG_ID, run["dag_run_id"], 300)["state"]
+            retrain.seconds = time.monotonic() - started
+            for key in ("train", "add_scoring_version"):
+                retrain.xcoms[key] = api.xcom(RETRAIN_ASSET_DAG_ID, run["dag_run_id"], key)
+            print(f"    {retrain.title}: {retrain.state} in {retrain.seconds:.0f} s", flush=True)
+            if retrain.succeeded:
+                started = time.monotonic()
+                kind = "asset_triggered" if AIRFLOW_V_3 else "dataset_triggered"
+                triggered = wait_for_triggered_run(api, SCORE_ON_ASSET_DAG_ID, kind, 240)
+                score.run_id = triggered["dag_run_id"]
+                score.state = api.wait_for_run(SCORE_ON_ASSET_DAG_ID, score.run_id, 300)["state"]
+                score.seconds = time.monotonic() - started
+                for key in ("new_model_version", "score"):
+                    score.xcoms[key] = api.xcom(SCORE_ON_ASSET_DAG_ID, score.run_id, key)
+                score.xcoms["score.run_url"] = api.xcom(
+                    SCORE_ON_ASSET_DAG_ID, score.run_id, "score", "run_url"
+                )
+                print(f"    {score.title}: {score.state} in {score.seconds:.0f} s", flush=True)
+    except Exception as exc:  # the demo reports every failure in its summary
+        print(f"    the asset pair did not complete: {exc}", flush=True)
+        for outcome in (retrain, score):
+            if outcome.state in ("not run", "running", "queued"):
+                outcome.state = f"not completed ({type(exc).__name__})"
+    return [retrain, score]
+
+
+def wait_for_triggered_run(api: Any, dag_id: str, kind: str, timeout: float) -> dict[str, Any]:
+    """The first run of ``dag_id`` the scheduler created for an asset event.
+
+    :param api: the standalone's REST client.
+    :param dag_id: the DAG scheduled on the asset.
+    :param kind: the run type (``asset_triggered``; Airflow 2.11: ``dataset_triggered``).
+    :param timeout: seconds to wait.
+    :raises TimeoutError: no such run.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = api.call("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]
+        found = [run for run in runs if run["run_type"] == kind]
+        if found:
+            return dict(found[0])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {kind} run of {dag_id} after {timeout:g} s")
+        time.sleep(2)
+
+
+def register_own_component(state_dir: Path, log_dir: Path) -> str:
+    """Register ``dags_examples/v2_own_pipeline/pipeline.yml`` with Microsoft's ``MLClient``.
+
+    :param state_dir: the emulator's state dir (its manifest names the workspace and identity).
+    :param log_dir: where the registration's output goes.
+    :return: the component as the own-component example takes it (``azureml:name:version``).
+    """
+    sys.path.insert(0, str(ROOT))
+    from tests.wire.ms_venv import MS_V2, ensure_ms_python
+
+    print("    installing azure-ai-ml in .venv-ms-v2 (first run only)", flush=True)
+    python = ensure_ms_python(MS_V2)
+    log_file = log_dir / "register-own-component.log"
+    with log_file.open("w", encoding="utf-8") as log:
+        subprocess.run(
+            [
+                str(python),
+                str(MLCLIENT_DRIVER),
+                str(state_dir / MANIFEST_FILE),
+                str(ROOT / "dags_examples" / "v2_own_pipeline"),
+                "--register-only",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+            check=True,
+        )
+    (registered,) = [
+        json.loads(line)
+        for line in log_file.read_text(encoding="utf-8").splitlines()
+        if line.startswith("{")
+    ]
+    name_version = str(registered["id"]).split("/components/", 1)[1].split("/versions/")
+    component = f"azureml:{name_version[0]}:{name_version[1]}"
+    print(f"    registered {component} with MLClient", flush=True)
+    return component
 
 
 def run_v2_example(log_dir: Path) -> list[DagOutcome]:
@@ -346,15 +493,18 @@ def model_relative_path(model_path: str) -> str:
     return "/".join(parts[parts.index("models") :]) if "models" in parts else model_path
 
 
-def submit_or_none(submit: Callable[[], str]) -> str | None:
+def submit_or_none(
+    submit: Callable[[], str], what: str = "submit a run outside Airflow"
+) -> str | None:
     """Run ``submit``; print the error and return ``None`` if it fails.
 
-    :param submit: what submits the run.
+    :param submit: what submits the run (or registers what a DAG needs).
+    :param what: what it does, for the error line.
     """
     try:
         return submit()
     except Exception as exc:  # the demo reports every failure in its summary
-        print(f"    could not submit a run outside Airflow: {exc}", flush=True)
+        print(f"    could not {what}: {exc}", flush=True)
         return None
 
 
@@ -368,6 +518,10 @@ def describe(outcome: DagOutcome) -> list[str]:
     lines = [f"{outcome.title}: {outcome.state.upper()} ({outcome.seconds:.0f} s)"]
     if outcome.dag_id == V2_DAG_ID:
         lines += v2_lines(x)
+    elif outcome.dag_id == OWN_DAG_ID:
+        lines += own_component_lines(x)
+    elif outcome.dag_id in (RETRAIN_ASSET_DAG_ID, SCORE_ON_ASSET_DAG_ID):
+        lines += asset_pair_lines(outcome.dag_id, x)
     elif outcome.dag_id.endswith("_retraining"):
         lines += run_lines("training run", x.get("train"), x.get("train.run_url"))
         endpoint = x.get("add_to_training_endpoint") or {}
@@ -443,6 +597,49 @@ def v2_lines(x: dict[str, Any]) -> list[str]:
     elif check:
         lines.append(f"  kept {deployed.get('version')} as the default deployment")
     return lines
+
+
+def own_component_lines(x: dict[str, Any]) -> list[str]:
+    """What the own-component example deployed, ran and found.
+
+    :param x: its XComs.
+    """
+    lines = []
+    deployed = x.get("deploy_component") or {}
+    if deployed:
+        endpoint = str(deployed.get("endpoint_id") or "").rsplit("/", 1)[-1]
+        lines.append(f"  batch endpoint {endpoint}: deployment {deployed.get('version')}")
+    lines += run_lines("training job", x.get("train"), x.get("train.run_url"))
+    check = x.get("check_training_job") or {}
+    if check:
+        lines.append(f"  your steps ran: {check.get('steps')}")
+        lines.append(f"  model: {check.get('model_path')} ({check.get('rows')} rows)")
+    return lines
+
+
+def asset_pair_lines(dag_id: str, x: dict[str, Any]) -> list[str]:
+    """What the retraining announced, or what the scoring its asset event started did.
+
+    :param dag_id: which DAG of the pair.
+    :param x: its XComs.
+    """
+    if dag_id == RETRAIN_ASSET_DAG_ID:
+        added = x.get("add_scoring_version") or {}
+        lines = [f"  training run: {x.get('train')}"] if x.get("train") else []
+        if added:
+            lines.append(
+                f"  emitted the model asset: scoring version {added.get('version')} of endpoint "
+                f"{ASSET_ENDPOINT} (default version {added.get('default_version')})"
+            )
+        return lines
+    named = x.get("new_model_version") or {}
+    lines = []
+    if named:
+        lines.append(
+            f"  started by the asset event, scored with endpoint {named.get('endpoint')} "
+            f"version {named.get('version')}"
+        )
+    return lines + run_lines("scoring run", x.get("score"), x.get("score.run_url"))
 
 
 def trial_lines(x: dict[str, Any]) -> list[str]:
@@ -540,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args.log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        outcomes = run_all(args.log_dir)
+        outcomes = run_all(args.log_dir, args.state_dir)
     except KeyboardInterrupt:
         print("interrupted: the running `airflow dags test` was stopped", flush=True)
         return 130

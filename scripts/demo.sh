@@ -7,7 +7,9 @@
 # the Azure ML pipelines service on a fresh state dir (.demo/emulator, a free port), exports the
 # connections (v1 and v2) and the Airflow Variables the DAGs read, migrates a fresh SQLite
 # metadata DB in AIRFLOW_HOME=.demo/airflow, runs each DAG of dags_examples/ with
-# `airflow dags test` (the v2 example twice: a release, then a rolled-back trial), and
+# `airflow dags test` (the v2 example twice: a release, then a rolled-back trial; the
+# own-component example after registering its component with MLClient from .venv-ms-v2),
+# then the asset pair on `airflow standalone` (its scoring run started by the asset event), and
 # prints a summary (states, pipeline run ids and studio URLs, where the model and predictions
 # are). The emulator is stopped on every exit path. Exits non-zero if any DAG run failed.
 # Everything it writes is under .demo/ (or $DEMO_DIR), removed at the next start.

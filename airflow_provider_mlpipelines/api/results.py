@@ -19,11 +19,15 @@ class EndpointUpdate:
     :param replaced_default: the default version this call replaced, or ``None`` when the
         default did not change; a rollback target is only ever this value, so it can never
         name the version that is the default now.
+    :param version: the version the pipeline is listed under, where the caller's spelling of
+        the pipeline cannot find it in ``endpoint`` (v2: ``azureml:name:version`` for a
+        deployment that records the component's ARM id); ``None``: look it up there.
     """
 
     endpoint: PipelineEndpoint
     changed: bool
     replaced_default: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)

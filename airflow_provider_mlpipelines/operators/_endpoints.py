@@ -81,7 +81,7 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
             deployment_name=self.deployment_name or None,
         )
         endpoint = update.endpoint
-        version = endpoint.version_of(pipeline_id)
+        version = update.version or endpoint.version_of(pipeline_id)
         result = {
             "endpoint_id": endpoint.id,
             "version": version,

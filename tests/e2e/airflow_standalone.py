@@ -105,12 +105,22 @@ class AirflowStandalone:
     :param dags_folder: the DAGs folder.
     :param env: more environment variables for every component (connections, Variables).
     :param time_limit: seconds after which ``timeout`` stops everything regardless.
+    :param schedule: let the scheduler create DAG runs itself, as in production (timetables and
+        asset events); ``False`` (the default): only the runs a caller triggers, so that an
+        unpaused DAG with a schedule gets no runs of its own.
     """
 
     def __init__(
-        self, home: Path, dags_folder: Path, env: Mapping[str, str], time_limit: int = 300
+        self,
+        home: Path,
+        dags_folder: Path,
+        env: Mapping[str, str],
+        time_limit: int = 300,
+        *,
+        schedule: bool = False,
     ) -> None:
         self.home = home
+        self.schedule = schedule
         self.dags_folder = dags_folder
         self.extra_env = dict(env)
         self.time_limit = time_limit
@@ -139,8 +149,9 @@ class AirflowStandalone:
             # The log servers of the scheduler and the triggerer would take fixed ports.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            # Only the runs the test triggers: no scheduled runs of the unpaused DAG.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # With it off, the scheduler creates no runs itself: neither a timetable's nor an
+            # asset event's.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedule),
             "NO_COLOR": "1",
         }
         # The test session's own Airflow settings must not leak into this installation.

@@ -30,25 +30,18 @@ ASSET_URI = "azureml://housing/price-model"
 TIME_LIMIT = 720
 
 
-class AssetScheduling(AirflowStandalone):
-    """``airflow standalone`` whose scheduler creates asset-triggered DAG runs.
-
-    The helper switches the scheduler's own DAG-run creation off (only the runs a test
-    triggers), which also stops asset-triggered runs; here it stays on. Only the two DAGs of
-    the pair are unpaused, so no other example gets scheduled runs.
-    """
-
-    def environment(self) -> dict[str, str]:
-        return {**super().environment(), "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}
-
-
 @pytest.fixture
 def standalone(emulator: EmulatorProcess, tmp_path: Path) -> Iterator[AirflowStandalone]:
     env = {CONN_ENV_VAR: emulator.airflow_conn, "MLPIPELINES_EXAMPLE_POLL_SECONDS": "2"}
     for word, pipeline in (("SCORING", "score"), ("TRAINING", "train")):
         env[f"AIRFLOW_VAR_MLPIPELINES_{word}_RUN_ID"] = emulator.manifest["pipeline_runs"][pipeline]
     # On a failure, the components' output is in tmp_path/airflow/standalone.log.
-    with AssetScheduling(tmp_path / "airflow", ROOT / "dags_examples", env, TIME_LIMIT) as airflow:
+    # The scheduler creates runs itself (asset-triggered ones); only the pair gets unpaused, so
+    # no other example gets scheduled runs.
+    airflow = AirflowStandalone(
+        tmp_path / "airflow", ROOT / "dags_examples", env, TIME_LIMIT, schedule=True
+    )
+    with airflow:
         yield airflow
 
 

@@ -44,7 +44,7 @@ def test_the_main_command_runs_every_example_dag(tmp_path: Path) -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "6 of 6 DAG runs succeeded" in output
+    assert "9 of 9 DAG runs succeeded" in output
     for dag_id in (
         "example_mlpipelines_retraining",
         "example_mlpipelines_batch_scoring",
@@ -52,9 +52,20 @@ def test_the_main_command_runs_every_example_dag(tmp_path: Path) -> None:
         "example_mlpipelines_sensor",
         "example_mlpipelines_v2_batch_scoring (release)",
         "example_mlpipelines_v2_batch_scoring (trial)",
+        "example_mlpipelines_v2_own_component",
+        "example_mlpipelines_retrain_asset",
+        "example_mlpipelines_score_on_asset (asset-triggered)",
     ):
         assert f"{dag_id}: SUCCESS" in output
     assert "rolled back: the default deployment is housing-score-1 again" in output
+    # The user's own component, registered with MLClient, ran both of its steps.
+    assert "registered azureml:own_housing_pipeline:1 with MLClient" in output
+    assert "your steps ran: ['prep', 'train']" in output
+    # The scoring DAG ran because the retraining's asset event started it, on its version.
+    (version,) = re.findall(r"emitted the model asset: scoring version (\S+) of endpoint", output)
+    assert f"started by the asset event, scored with endpoint housing-assets version {version}" in (
+        output
+    )
     predictions = re.findall(r"predictions: (\S+\.csv)", output)
     assert predictions and all(Path(p).is_file() for p in predictions)
     assert not (demo_dir / "emulator" / "manifest.json").exists(), "the emulator was not stopped"

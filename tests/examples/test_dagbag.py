@@ -20,6 +20,7 @@ SCHEDULES = {
     "example_mlpipelines_endpoint_versions": None,
     "example_mlpipelines_sensor": None,
     "example_mlpipelines_v2_batch_scoring": None,
+    "example_mlpipelines_v2_own_component": None,
     "example_mlpipelines_retrain_asset": None,
     # Scheduled on an asset (Airflow 2.11: a dataset), checked by its timetable.
     "example_mlpipelines_score_on_asset": "asset",

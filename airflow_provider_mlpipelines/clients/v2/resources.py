@@ -237,7 +237,9 @@ class V2Resources:
             endpoint = self._put_default(endpoint, existing.name)
             changed = True
         replaced = before if before and endpoint.default_deployment != before else None
-        return EndpointUpdate(self.pipeline_endpoint(endpoint, deployments), changed, replaced)
+        return EndpointUpdate(
+            self.pipeline_endpoint(endpoint, deployments), changed, replaced, existing.name
+        )
 
     def change_default_version(self, endpoint_id: str, version: str) -> EndpointUpdate:
         """Make the deployment ``version`` the default (a full PUT of the endpoint, an LRO)."""
