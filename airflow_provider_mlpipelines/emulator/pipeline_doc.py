@@ -56,6 +56,13 @@ def _dataset_default_doc(spec: DataInputSpec) -> dict[str, Any]:
 
 
 def _step_doc(step: StepSpec) -> dict[str, Any]:
+    doc = _kind_doc(step)
+    if step.after:
+        doc["after"] = list(step.after)
+    return doc
+
+
+def _kind_doc(step: StepSpec) -> dict[str, Any]:
     if step.kind == "simulated":
         return {
             "name": step.name,

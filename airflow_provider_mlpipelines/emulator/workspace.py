@@ -8,6 +8,7 @@ are those of :mod:`.spec_model`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -265,17 +266,34 @@ def _parse_steps(
     steps: list[StepSpec] = []
     for index, item in enumerate(raw):
         here = f"{where}.steps[{index}]"
-        step = _parse_step(_mapping(item, here), workspace, here, input_names)
+        doc = _mapping(item, here)
+        step = _parse_step(doc, workspace, here, input_names)
         if any(s.name == step.name for s in steps):
             raise WorkspaceSpecError(f"{here}: step name {step.name!r} is used twice")
-        steps.append(step)
+        after = _parse_after(doc.get("after"), [s.name for s in steps], here)
+        steps.append(dataclasses.replace(step, after=after) if after else step)
     return tuple(steps)
+
+
+def _parse_after(raw: Any, earlier: list[str], here: str) -> tuple[str, ...]:
+    """The steps a step waits for: earlier steps only, so the list stays in a runnable order
+    (a v2 graph's edges, kept when its pipeline is stored and read back)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
+        raise WorkspaceSpecError(f"{here}.after: give a list of step names")
+    unknown = [name for name in raw if name not in earlier]
+    if unknown:
+        raise WorkspaceSpecError(
+            f"{here}.after: {unknown} are not steps listed before this one ({earlier})"
+        )
+    return tuple(raw)
 
 
 def _parse_step(
     doc: Mapping[str, Any], workspace: WorkspaceSpec, here: str, input_names: set[str]
 ) -> StepSpec:
-    allowed = {"name", "kind", "command", "outputs", "env", "duration", "outcome"}
+    allowed = {"name", "kind", "command", "outputs", "env", "duration", "outcome", "after"}
     _reject_unknown(doc, allowed, here)
     name = str(doc.get("name") or "")
     if not name:

@@ -104,6 +104,22 @@ def test_default_workspace_loads_and_round_trips_through_graph_snapshots() -> No
         assert parse_pipeline(name, pipeline_to_doc(spec), workspace) == spec
 
 
+def test_a_graphs_edges_survive_its_snapshot(tmp_path: Path) -> None:
+    # A v2 graph's edges (StepSpec.after), which the studio draws, are kept when the pipeline
+    # is stored as a graph snapshot and read back (after a restart).
+    steps = [
+        {"name": "a", "command": "echo a"},
+        {"name": "b", "command": "echo b"},
+        {"name": "c", "command": "echo c", "after": ["a", "b"]},
+    ]
+    workspace = parse_workspace(_spec(p={"steps": steps}), tmp_path)
+    spec = workspace.pipelines["p"]
+    assert [step.after for step in spec.steps] == [(), (), ("a", "b")]
+    doc = pipeline_to_doc(spec)
+    assert doc["steps"][2]["after"] == ["a", "b"] and "after" not in doc["steps"][0]
+    assert parse_pipeline("p", doc, workspace) == spec
+
+
 def test_json_spec_is_loaded_by_its_suffix(tmp_path: Path) -> None:
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(_spec(p={"steps": [_step()]})))
@@ -126,6 +142,8 @@ def test_json_spec_is_loaded_by_its_suffix(tmp_path: Path) -> None:
         ({"steps": [{"name": "s", "kind": "simulated", "duration": "-1"}]}, ">= 0"),
         ({"steps": [{"name": "s", "kind": "simulated", "outcome": "Meh"}]}, "outcome"),
         ({"steps": [_step(oops=1)]}, "unknown key"),
+        ({"steps": [_step(after=["s"])]}, "not steps listed before this one"),
+        ({"steps": [_step(after="s")]}, "list of step names"),
     ],
 )
 def test_invalid_pipelines_are_rejected_naming_the_place(
