@@ -48,8 +48,6 @@ ASSET_PAIR_SECONDS = 600
 #: The pipeline endpoint the retraining adds its scoring versions to.
 ASSET_ENDPOINT = "housing-assets"
 ROOT = Path(__file__).resolve().parents[1]
-#: Registers dags_examples/v2_own_pipeline with MLClient (``--register-only``), as a user would.
-MLCLIENT_DRIVER = ROOT / "tests" / "wire" / "ms_v2_components_driver.py"
 DATASTORE = "workspaceblobstore"
 DAG_TIMEOUT_SECONDS = 240
 #: A quick, under-trained retraining: the A/B trial of its model must roll it back.
@@ -331,7 +329,7 @@ def run_all(log_dir: Path, state_dir: Path) -> list[DagOutcome]:
         outcomes.append(DagOutcome("example_mlpipelines_sensor", "not run", 0.0, Path()))
     outcomes += run_v2_example(log_dir)
     component = submit_or_none(
-        lambda: register_own_component(state_dir, log_dir), "register the own component"
+        lambda: register_own_component(state_dir), "register the own component"
     )
     if component is not None:
         outcomes.append(
@@ -425,40 +423,18 @@ def wait_for_triggered_run(api: Any, dag_id: str, kind: str, timeout: float) -> 
         time.sleep(2)
 
 
-def register_own_component(state_dir: Path, log_dir: Path) -> str:
+def register_own_component(state_dir: Path) -> str:
     """Register ``dags_examples/v2_own_pipeline/pipeline.yml`` with Microsoft's ``MLClient``.
 
     :param state_dir: the emulator's state dir (its manifest names the workspace and identity).
-    :param log_dir: where the registration's output goes.
     :return: the component as the own-component example takes it (``azureml:name:version``).
     """
     sys.path.insert(0, str(ROOT))
-    from tests.wire.ms_venv import MS_V2, ensure_ms_python
+    from tests.wire.own_component import as_azureml_id
+    from tests.wire.own_component import register_own_component as register
 
-    print("    installing azure-ai-ml in .venv-ms-v2 (first run only)", flush=True)
-    python = ensure_ms_python(MS_V2)
-    log_file = log_dir / "register-own-component.log"
-    with log_file.open("w", encoding="utf-8") as log:
-        subprocess.run(
-            [
-                str(python),
-                str(MLCLIENT_DRIVER),
-                str(state_dir / MANIFEST_FILE),
-                str(ROOT / "dags_examples" / "v2_own_pipeline"),
-                "--register-only",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=600,
-            check=True,
-        )
-    (registered,) = [
-        json.loads(line)
-        for line in log_file.read_text(encoding="utf-8").splitlines()
-        if line.startswith("{")
-    ]
-    name_version = str(registered["id"]).split("/components/", 1)[1].split("/versions/")
-    component = f"azureml:{name_version[0]}:{name_version[1]}"
+    print("    registering the own component with MLClient (.venv-ms-v2, made once)", flush=True)
+    component = as_azureml_id(register(state_dir / MANIFEST_FILE))
     print(f"    registered {component} with MLClient", flush=True)
     return component
 

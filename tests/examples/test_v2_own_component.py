@@ -1,9 +1,9 @@
 """example_mlpipelines_v2_own_component: a user's own pipeline component, registered with
 Microsoft's ``MLClient`` (azure-ai-ml 1.35.2, its own venv), deployed and run by the operators.
 
-``tests/wire/ms_v2_components_driver.py --register-only`` registers
-``dags_examples/v2_own_pipeline/pipeline.yml`` (its command components and their ``src/``
-code, which the SDK uploads) on the session emulator, as a user would. The example then runs
+``tests/wire/own_component.py`` registers ``dags_examples/v2_own_pipeline/pipeline.yml`` (its
+command components and their ``src/`` code, which the SDK uploads) on the session emulator,
+as a user would. The example then runs
 with ``dag.test()`` (the wait deferred), and the submit operator once more synchronously on the
 same deployment. What ran is read back through the emulator's v2 routes with a client of their
 own: the job's child steps, in order, and the model the user's ``train`` step wrote.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,13 @@ from airflow_provider_mlpipelines.operators.azure_ml_pipelines import (
 from tests.airflow_helpers import INLINE_TRIGGER_LOGGER, deferrals
 from tests.emulator.v2_client import V2Client
 from tests.operators.conftest import RecordingTaskInstance
-from tests.wire.ms_venv import MS_V2, ensure_ms_python
+from tests.wire.own_component import register_own_component
 
-from .conftest import EXAMPLES_FOLDER, xcom
+from .conftest import xcom
 
 DAG_ID = "example_mlpipelines_v2_own_component"
 CONN_ID = "azure_ml_pipelines_v2"
 COMPONENT = "own_housing_pipeline"
-DRIVER = Path(__file__).resolve().parents[1] / "wire" / "ms_v2_components_driver.py"
 INVOKE = "invoke batch endpoint"
 DEFAULT_CONF = {"component": f"azureml:{COMPONENT}:1", "deployment_name": "", "max_rows": 1000}
 
@@ -45,26 +43,10 @@ def registered(deployment: dict[str, Any], emulator: EmulatorProcess) -> Iterato
 
     Also sets the example's v2 connection for the module.
     """
-    python = ensure_ms_python(MS_V2)
-    done = subprocess.run(
-        [
-            str(python),
-            str(DRIVER),
-            str(emulator.state_dir / "manifest.json"),
-            str(EXAMPLES_FOLDER / "v2_own_pipeline"),
-            "--register-only",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=DRIVER.parent,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr[-6000:]
-    (line,) = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    component_id = register_own_component(emulator.state_dir / "manifest.json")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(deployment["airflow_conn_v2"]))
-        yield str(line["id"])
+        yield component_id
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,19 @@
 """The examples that need more than the v1 connection, on the production-shaped cluster: the
 v2 batch-scoring example (the ``azure_ml_pipelines_v2`` connection and the
-``mlpipelines_v2_scoring_job`` Variable that ``scripts/cluster.sh up`` exports) and the asset
-pair (a retraining whose asset event starts scoring on the version it names)."""
+``mlpipelines_v2_scoring_job`` Variable that ``scripts/cluster.sh up`` exports), the
+own-component example (its pipeline component registered with ``MLClient`` first, as a user
+would) and the asset pair (a retraining whose asset event starts scoring on the version it
+names)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+
+from tests.wire.own_component import as_azureml_id, register_own_component
 
 from .cluster import Cluster, queued_runs
 from .test_cluster_examples import run_example
@@ -30,6 +35,22 @@ def test_v2_batch_scoring_example_runs_on_the_cluster(cluster: Cluster) -> None:
     summary = api.xcom(dag_id, run_id, "check_scoring_job")
     assert summary["job_name"] == api.xcom(dag_id, run_id, "score")
     assert summary["deployment"] == api.xcom(dag_id, run_id, "deploy_new_version", "version")
+
+
+@pytest.mark.timeout(900)
+def test_own_component_example_runs_deferred_on_the_cluster(cluster: Cluster) -> None:
+    manifest = Path(cluster.manifest["state_dir"]) / "manifest.json"
+    component = as_azureml_id(register_own_component(manifest))
+    dag_id = "example_mlpipelines_v2_own_component"
+    conf = {"component": component, "endpoint_name": f"own-{uuid.uuid4().hex[:8]}"}
+    with queued_runs(cluster, QUEUE_SECONDS):
+        run_id = run_example(cluster, dag_id, conf)
+    api = cluster.api()
+    assert set(api.task_states(dag_id, run_id).values()) == {"success"}
+    assert api.events(dag_id, run_id, "train", "deferred"), "train was never deferred"
+    check = api.xcom(dag_id, run_id, "check_training_job")
+    assert check["job_name"] == api.xcom(dag_id, run_id, "train")
+    assert check["steps"] == ["prep", "train"] and check["rows"] > 0
 
 
 @pytest.mark.timeout(900)
