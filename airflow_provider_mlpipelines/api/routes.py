@@ -19,8 +19,12 @@ WORKSPACE_SCOPE = (
 )
 PIPELINES_PREFIX = "/pipelines/v1.0" + WORKSPACE_SCOPE
 HISTORY_PREFIX = "/history/v1.0" + WORKSPACE_SCOPE
+#: The data store service of azureml-core (``azureml/_restclient/operations/
+#: data_stores_operations.py``), on the same host as run history.
+DATASTORE_PREFIX = "/datastore/v1.0" + WORKSPACE_SCOPE
 
-Service = Literal["api", "history"]
+Service = Literal["api", "history", "datastore"]
+_PREFIXES = {"api": PIPELINES_PREFIX, "history": HISTORY_PREFIX, "datastore": DATASTORE_PREFIX}
 
 #: The workspace identity placeholders shared by every route.
 WORKSPACE_KEYS = ("subscription_id", "resource_group", "workspace_name")
@@ -38,8 +42,7 @@ class Route:
     @property
     def template(self) -> str:
         """The full path template, prefix included."""
-        prefix = PIPELINES_PREFIX if self.service == "api" else HISTORY_PREFIX
-        return prefix + self.path
+        return _PREFIXES[self.service] + self.path
 
     def format(self, **values: str) -> str:
         """Fill the template; every value is percent-encoded as one path segment."""
@@ -145,6 +148,9 @@ HISTORY_RUN_CHILDREN = Route(
 HISTORY_RUNS_QUERY = Route(
     "query runs", "POST", "/experiments/{experiment_name}/runs:query", "history"
 )
+
+# Data stores (camelCase ``DataStore`` bodies: ``dataStoreType``, ``azureStorageSection``)
+DATASTORE_GET = Route("get datastore", "GET", "/datastores/{datastore_name}", "datastore")
 
 #: Query and header names with a fixed spelling.
 QUERY_ACTIVE_ONLY = "activeOnly"

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.api.datastores import DataLocation, DatastoreStorage
     from airflow_provider_mlpipelines.api.models import (
         HistoryRun,
         HistoryRunDetails,
@@ -213,6 +214,17 @@ class PipelinesClient(Protocol):
     def describe_run_failure(self, run_id: str, max_log_lines: int = 20) -> str: ...
 
     def get_run_url(self, run_id: str) -> str: ...
+
+    # Data, for lineage
+    def get_datastore(self, name: str) -> DatastoreStorage | None:
+        """The storage behind datastore ``name``, read once per client; ``None`` when it could
+        not be read (never raises for the service's answer)."""
+        ...
+
+    def get_run_outputs(self, run_id: str) -> list[DataLocation]:
+        """Where the run wrote its outputs (v1: each step's, v2: the job's), as far as the
+        service says."""
+        ...
 
     # test_connection
     def probe_workspace(self, policy: RetryPolicy | None = None) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from airflow_provider_mlpipelines.emulator import run_query
+from airflow_provider_mlpipelines.emulator.datastores import add_data_flags
 from airflow_provider_mlpipelines.emulator.v2.behaviour import (
     CANCELS_ENDED,
     INVOKE_DISPLAY_NAMES,
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_identity_flags(parser)
     run_query.add_flags(parser)
     add_arm_budget_flags(parser)
+    add_data_flags(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -422,7 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             invoke_repeatability=args.invoke_repeatability,
             cancel_ended=args.cancel_ended,
             lro_retry_after=args.lro_retry_after,
+            job_output_uri=args.job_output_uri,
         ),
+        datastore_storage=args.datastore_storage,
         faults=faults,
         runs_query=run_query.from_args(args),
         arm_budget=arm_budget,

@@ -24,6 +24,7 @@ from airflow_provider_mlpipelines.emulator import (
     handlers_runs as runs,
 )
 from airflow_provider_mlpipelines.emulator.admin_access import ADMIN_KEY, AdminKey
+from airflow_provider_mlpipelines.emulator.datastore_views import get_v1_datastore
 from airflow_provider_mlpipelines.emulator.http import CONTEXT, EmulatorContext
 from airflow_provider_mlpipelines.emulator.identities import MANAGED_IDENTITY_PATH
 from airflow_provider_mlpipelines.emulator.middleware import MIDDLEWARES
@@ -60,6 +61,7 @@ SERVICE_ROUTES: tuple[tuple[routes.Route, Handler], ...] = (
     (routes.HISTORY_RUN_DETAILS, history.get_run_details),
     (routes.HISTORY_RUN_CHILDREN, history.list_child_runs),
     (routes.HISTORY_RUNS_QUERY, history.query_experiment_runs),
+    (routes.DATASTORE_GET, get_v1_datastore),
 )
 
 OPENID_CONFIGURATION_PATH = "/{tenant}/v2.0/.well-known/openid-configuration"

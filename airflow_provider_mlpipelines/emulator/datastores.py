@@ -1,16 +1,53 @@
-"""Datastores as folders under the state dir, and data references resolved to local paths."""
+"""Datastores as folders under the state dir, and data references resolved to local paths.
+
+What storage a datastore reports (its ``datastoreType``, account and container) is a switch,
+``--datastore-storage``, since the folders stand in for whatever a real workspace has:
+``AzureBlob`` (the default, as a workspace's own ``workspaceblobstore``), ``AzureDataLakeGen2``,
+or ``AzureFile``, a type clients have no OpenLineage name for.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import re
 import shutil
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from airflow_provider_mlpipelines.api.models import DatasetValue
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError, bad_request, listing
 from airflow_provider_mlpipelines.emulator.spec_model import DatasetSpec, WorkspaceSpec
+from airflow_provider_mlpipelines.emulator.v2.behaviour import JOB_OUTPUT_URIS
 
 log = logging.getLogger(__name__)
+
+StorageKind = Literal["AzureBlob", "AzureDataLakeGen2", "AzureFile"]
+STORAGE_KINDS: tuple[StorageKind, ...] = ("AzureBlob", "AzureDataLakeGen2", "AzureFile")
+#: The storage account every emulated datastore reports.
+STORAGE_ACCOUNT = "mlpipelinesemulator"
+#: What a real datastore reports as its ``endpoint`` in the public cloud.
+STORAGE_ENDPOINT = "core.windows.net"
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of what datastores and job outputs report."""
+    group = parser.add_argument_group("datastores", "What the data behind runs looks like.")
+    group.add_argument(
+        "--datastore-storage",
+        choices=STORAGE_KINDS,
+        default="AzureBlob",
+        help="The type every datastore reports on GET .../datastores/{name} (v1 and v2), with "
+        f"account {STORAGE_ACCOUNT!r} and the datastore's name as container (default "
+        "AzureBlob).",
+    )
+    group.add_argument(
+        "--job-output-uri",
+        choices=JOB_OUTPUT_URIS,
+        default="datastore",
+        help="v2: what a pipeline job's properties.outputs.{name}.uri answers once a step wrote "
+        "it: azureml://datastores/{ds}/paths/{path}, or null (default datastore).",
+    )
 
 
 class Datastores:
@@ -20,9 +57,30 @@ class Datastores:
     :param workspace: the spec declaring them and the registered datasets.
     """
 
-    def __init__(self, root: Path, workspace: WorkspaceSpec) -> None:
+    def __init__(
+        self, root: Path, workspace: WorkspaceSpec, storage: StorageKind = "AzureBlob"
+    ) -> None:
         self.workspace = workspace
         self.roots = {name: (root / name).resolve() for name in workspace.datastores}
+        self.storage: StorageKind = storage
+
+    def describe(self, name: str) -> dict[str, str]:
+        """The storage datastore ``name`` reports: ``kind``, ``account``, ``container``,
+        ``endpoint``.
+
+        :param name: the datastore's name.
+        :raises EmulatorError: 404 for a datastore the workspace does not have.
+        """
+        if name not in self.roots:
+            raise EmulatorError(404, "UserError", f"Datastore '{name}' was not found", "datastore")
+        # A container name is 3-63 lowercase letters, digits and hyphens.
+        container = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63] or "data"
+        return {
+            "kind": self.storage,
+            "account": STORAGE_ACCOUNT,
+            "container": container,
+            "endpoint": STORAGE_ENDPOINT,
+        }
 
     def create_folders(self) -> None:
         """Create every datastore folder."""

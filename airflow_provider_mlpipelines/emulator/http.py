@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=WireModel)
 
-#: Path prefixes of the authenticated service APIs: v1 pipelines, run history, v2 ARM and
-#: the v2 scoring routes (the emulator's stand-in for ``{endpoint}.{region}.inference...``).
+#: Path prefixes of the authenticated service APIs: v1 pipelines, run history, data stores,
+#: v2 ARM and the v2 scoring routes (the emulator's stand-in for
+#: ``{endpoint}.{region}.inference...``).
 API_PREFIX = "/pipelines/"
 HISTORY_PREFIX = "/history/"
+DATASTORE_PREFIX = "/datastore/"
 ARM_PREFIX = "/subscriptions/"
 SCORING_PREFIX = "/inference/"
 
@@ -93,11 +95,11 @@ def context_of(request: web.Request) -> EmulatorContext:
 
 
 def is_history(request: web.Request) -> bool:
-    """Whether the request is for the run-history API (camelCase bodies).
+    """Whether the request is for the run-history or data store API (camelCase bodies).
 
     :param request: the request.
     """
-    return request.path.startswith(HISTORY_PREFIX)
+    return request.path.startswith((HISTORY_PREFIX, DATASTORE_PREFIX))
 
 
 def is_v2(request: web.Request) -> bool:
@@ -113,7 +115,9 @@ def needs_token(request: web.Request) -> bool:
 
     :param request: the request.
     """
-    return request.path.startswith((API_PREFIX, HISTORY_PREFIX, ARM_PREFIX, SCORING_PREFIX))
+    return request.path.startswith(
+        (API_PREFIX, HISTORY_PREFIX, DATASTORE_PREFIX, ARM_PREFIX, SCORING_PREFIX)
+    )
 
 
 async def read_json(request: web.Request, *, required: bool = True) -> Any:

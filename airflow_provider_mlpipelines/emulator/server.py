@@ -24,7 +24,7 @@ from airflow_provider_mlpipelines.api.clouds import CLOUDS
 from airflow_provider_mlpipelines.emulator.admin_access import ensure_admin_key, make_private_dir
 from airflow_provider_mlpipelines.emulator.app import DISCOVERY_PATH, create_app
 from airflow_provider_mlpipelines.emulator.auth import TokenAuthority
-from airflow_provider_mlpipelines.emulator.datastores import Datastores
+from airflow_provider_mlpipelines.emulator.datastores import Datastores, StorageKind
 from airflow_provider_mlpipelines.emulator.faults import FaultInjector
 from airflow_provider_mlpipelines.emulator.http import EmulatorContext
 from airflow_provider_mlpipelines.emulator.identities import FederatedCredential
@@ -80,6 +80,7 @@ class EmulatorConfig:
         endpoint.
     :param federated_credentials: federated credentials the token endpoint trusts.
     :param runs_query: the limits and index lag of run history's ``runs:query``.
+    :param datastore_storage: the storage type every datastore reports.
     """
 
     state_dir: Path
@@ -98,6 +99,7 @@ class EmulatorConfig:
     managed_identity_client_ids: tuple[str, ...] = ()
     federated_credentials: tuple[FederatedCredential, ...] = ()
     runs_query: RunQueryBehaviour = field(default_factory=RunQueryBehaviour)
+    datastore_storage: StorageKind = "AzureBlob"
 
 
 class EmulatorServer:
@@ -220,7 +222,9 @@ class EmulatorServer:
         log.info("Emulator stopped")
 
     def _datastores(self, workspace: WorkspaceSpec, store: Store) -> Datastores:
-        datastores = Datastores(self.state_dir / "datastores", workspace)
+        datastores = Datastores(
+            self.state_dir / "datastores", workspace, self.config.datastore_storage
+        )
         datastores.create_folders()
         if store.get_meta(_SEEDED_KEY) is None:
             datastores.seed()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines._compat import BaseHook
 from airflow_provider_mlpipelines.clients.core.settings import (
@@ -14,6 +14,27 @@ from airflow_provider_mlpipelines.get_provider_info import (
     CONNECTION_TYPE,
     DEFAULT_CONN_ID,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_mlpipelines.api.datastores import DataLocation, DatastoreStorage
+    from airflow_provider_mlpipelines.clients.protocol import PipelinesClient
+
+
+class LineageReads:
+    """The sync hook's reads for lineage: the storage behind a datastore and a run's outputs."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def client(self) -> PipelinesClient: ...
+
+    def get_datastore(self, name: str) -> DatastoreStorage | None:
+        """The storage behind datastore ``name``, read once per hook (``None``: unreadable)."""
+        return self.client.get_datastore(name)
+
+    def get_run_outputs(self, run_id: str) -> list[DataLocation]:
+        """Where a run wrote its outputs, as far as the service says."""
+        return self.client.get_run_outputs(run_id)
 
 
 class AzureMLPipelinesHookBase(BaseHook):

@@ -26,6 +26,7 @@ from airflow_provider_mlpipelines.get_provider_info import CONNECTION_UI_BEHAVIO
 from airflow_provider_mlpipelines.hooks._async_hook import AzureMLPipelinesAsyncHook
 from airflow_provider_mlpipelines.hooks._base import (
     AzureMLPipelinesHookBase,
+    LineageReads,
     connection_form_widgets,
 )
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["AzureMLPipelinesAsyncHook", "AzureMLPipelinesHook"]
 
 
-class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
+class AzureMLPipelinesHook(LineageReads, AzureMLPipelinesHookBase):
     """Publish pipelines, manage endpoints, submit runs and read their state.
 
     Every operation is the connection's API client's (:attr:`client`); failures raise the
@@ -88,8 +89,7 @@ class AzureMLPipelinesHook(AzureMLPipelinesHookBase):
         )
         self._runs_list_lag_seconds = RUNS_LIST_LAG_SECONDS
 
-    # Airflow 2.11 reads the connection form only from the hook class's own attributes (not a
-    # base class's); Airflow 3 reads get_provider_info() instead.
+    # Airflow 2.11 reads the form only from this class's own attributes (3: get_provider_info()).
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Form fields of the connection's extras (Airflow 2.11)."""

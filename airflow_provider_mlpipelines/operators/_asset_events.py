@@ -3,7 +3,9 @@
 When a task of this provider has ``outlets``, each asset event's ``extra`` gets the keys of
 :data:`EXTRA_KEYS` (``None`` where one does not apply), so that a DAG scheduled on the asset can
 use the run, endpoint and version in its templates
-(``triggering_asset_events[asset][-1].extra['version']``).
+(``triggering_asset_events[asset][-1].extra['version']``). ``outputs`` lists the URIs of what
+the run wrote (``wasbs://{container}@{account}.blob.core.windows.net/{path}``, or
+``azureml://.../datastores/{datastore}/paths/{path}`` where the storage is not known).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mlpipelines.operators._lineage import complete_target, record_change
+from airflow_provider_mlpipelines.operators._lineage_names import dataset_uri
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines._compat import Context
@@ -39,7 +42,7 @@ def run_extra(record: Mapping[str, Any]) -> dict[str, Any]:
     if extra["version"] is not None:
         extra["version"] = str(extra["version"])
     outputs = record.get("outputs") or []
-    extra["outputs"] = [f"{namespace}/paths/{name}" for namespace, name in outputs] or None
+    extra["outputs"] = [dataset_uri(namespace, name) for namespace, name in outputs] or None
     return extra
 
 

@@ -8,11 +8,13 @@ What an operator recorded while it ran lives in ``operator.lineage_record``: a p
 that the deferred path can carry it through ``defer(kwargs=...)`` to ``execute_complete``,
 which Airflow runs on a fresh operator instance.
 
-Dataset names (OpenLineage naming conventions): a datastore path is named in the namespace
-``azureml://subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}/datastores/{datastore}``
-with the path as the name; a saved dataset in ``.../workspaces/{ws}/datasets`` with its id
-(or ``name:version``) as the name. The storage account behind a datastore is not read: the
-clients have no datastore read yet, so ``wasbs://``/``abfss://`` names are not produced.
+Dataset names follow OpenLineage's naming conventions (:mod:`._lineage_names`): a datastore
+path is named after the storage behind the datastore (``wasbs://``, ``abfss://``) when the
+client could read the datastore (once per hook) and knows its type, else in the
+``azureml://.../datastores/{datastore}`` namespace. Inputs are named when the run is
+submitted; outputs once it has ended, from what the service says the run wrote (v1: each
+step's outputs, v2: the job's ``properties.outputs``), for the COMPLETE and FAIL events and
+the asset events alike, read once per record.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_mlpipelines.operators._lineage_names import (
+    run_outputs,
+    submission_inputs,
+    workspace_namespace,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mlpipelines.api.models import PipelineRun, PipelineSubmissionInfo
@@ -40,62 +48,6 @@ _REDACTED = "***"
 #: v2 job properties naming the endpoint and deployment that ran a batch job.
 _ENDPOINT_PROPERTY = "azureml.endpointname"
 _DEPLOYMENT_PROPERTY = "azureml.deploymentname"
-
-
-def workspace_namespace(hook: AzureMLPipelinesHook) -> str:
-    """``azureml://subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`` of the hook's
-    connection: the prefix of every dataset namespace this provider names."""
-    settings = hook.settings
-    return (
-        f"azureml://subscriptions/{settings.subscription_id}/resourcegroups/"
-        f"{settings.resource_group}/workspaces/{settings.workspace_name}"
-    )
-
-
-def submission_inputs(
-    hook: AzureMLPipelinesHook, submission: PipelineSubmissionInfo
-) -> list[list[str]]:
-    """``[namespace, name]`` of every data input of a submission (data paths, datasets).
-
-    :param hook: the hook whose connection names the workspace.
-    :param submission: the submission as sent (v2 uri inputs are its data paths).
-    """
-    workspace = workspace_namespace(hook)
-    found: list[list[str]] = []
-    for value in (submission.data_path_assignments or {}).values():
-        found.extend(_datastore_path(workspace, value))
-    for value in (submission.dataset_assignments or {}).values():
-        found.extend(_dataset(workspace, value))
-    return found
-
-
-def _datastore_path(workspace: str, value: Any) -> list[list[str]]:
-    if isinstance(value, Mapping) and "LiteralValue" in value:
-        value = value["LiteralValue"]
-    if not isinstance(value, Mapping):
-        return []
-    datastore = value.get("DataStoreName") or value.get("datastore")
-    path = value.get("RelativePath") or value.get("path")
-    if not datastore or not path:
-        return []
-    return [[f"{workspace}/datastores/{datastore}", str(path).lstrip("/")]]
-
-
-def _dataset(workspace: str, value: Any) -> list[list[str]]:
-    if isinstance(value, str):
-        return [[f"{workspace}/datasets", value]]
-    if not isinstance(value, Mapping):
-        return []
-    saved = value.get("SavedDataSetReference") or {}
-    if saved.get("Id"):
-        return [[f"{workspace}/datasets", str(saved["Id"])]]
-    reference = value.get("DataSetReference") or {}
-    if reference.get("Name"):
-        name = f"{reference['Name']}:{reference.get('Version') or 'latest'}"
-        return [[f"{workspace}/datasets", name]]
-    if reference.get("Id"):
-        return [[f"{workspace}/datasets", str(reference["Id"])]]
-    return _datastore_path(workspace, value)
 
 
 def safe_parameters(parameters: Mapping[str, Any] | None) -> dict[str, str]:
@@ -202,9 +154,12 @@ def _run_record(
 
 def complete_target(hook: AzureMLPipelinesHook, record: dict[str, Any]) -> dict[str, Any]:
     """Fill in what the arguments left open (the pipeline or component of a resumed run, an
-    endpoint given by id, its default version): a read of the run and, on v1, the endpoint."""
+    endpoint given by id, its default version) and, for a run that has ended, the outputs it
+    wrote: a read of the run, on v1 of the endpoint, and of the run's outputs."""
     if record.get("_complete"):
         return record
+    if record.get("run_id") and record.get("kind", "run") == "run" and _ended(record):
+        record["outputs"] = run_outputs(hook, record["run_id"])
     v2 = record["api"] == "v2"
     run = None
     if (record["pipeline_id"] or record["component_id"]) is None or (
@@ -226,6 +181,16 @@ def complete_target(hook: AzureMLPipelinesHook, record: dict[str, Any]) -> dict[
             record["version"] = record["version"] or endpoint.version_of(record["pipeline_id"])
     record["_complete"] = True
     return record
+
+
+def _ended(record: Mapping[str, Any]) -> bool:
+    # A run not waited for (wait_for_completion=False) has written nothing that is final yet.
+    from airflow_provider_mlpipelines.api.status import PipelineRunStatus
+
+    return (
+        record.get("status") is not None
+        and PipelineRunStatus.from_status(record["status"]).is_terminal
+    )
 
 
 def failed_step(hook: AzureMLPipelinesHook, record: Mapping[str, Any]) -> str | None:

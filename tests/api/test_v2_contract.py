@@ -72,6 +72,12 @@ IDS = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
             "2023-04-01-preview",
         ),
         (routes.WORKSPACE_GET, {}, "", "2024-10-01-preview"),
+        (
+            routes.DATASTORE_GET,
+            {"datastore_name": "lake"},
+            "/datastores/lake",
+            "2024-10-01-preview",
+        ),
     ],
 )
 def test_routes_carry_the_path_and_api_version_mlclient_sends(route, values, path, api_version):

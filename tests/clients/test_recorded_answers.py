@@ -341,3 +341,21 @@ async def test_recorded_child_runs_are_the_jobs_steps(v2_client: Any, mode: str)
     recorded = children[0]["ResponseBody"]["value"]
     assert sorted(steps) == sorted(child["displayName"] for child in recorded)
     assert {step.status for step in steps.values()} == {StepRunStatus.FAILED}
+
+
+# --------------------------------------------------------------------------------------------
+# Datastores: the storage behind them, as recorded (the lineage names of their data)
+# --------------------------------------------------------------------------------------------
+def test_recorded_datastores_read_as_their_storage_once_each(v2_client: Any) -> None:
+    recorded = entries("datastore_get.json", 0, 1)
+    with replaying(recorded) as server:
+        client = v2_client(server, recorded[0]["RequestUri"])
+        found = [client.get_datastore(e["ResponseBody"]["name"]) for e in recorded * 2]
+        reads = server.requests_to("GET", "/datastores/")
+    assert [(s.kind, s.account, s.container, s.endpoint) for s in found[:2]] == [
+        ("AzureDataLakeGen2", "mytestdatalakegen2", "my-gen2-container", "core.windows.net"),
+        ("AzureBlob", "teststorageaccount", "testblob", "core.windows.net"),
+    ]
+    assert found[2:] == found[:2]
+    assert len(reads) == 2 and all(r.query == "api-version=2024-10-01-preview" for r in reads)
+    assert server.unanswered == []

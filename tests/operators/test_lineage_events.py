@@ -2,7 +2,9 @@
 file transport, v1 and v2, synchronous, deferred and failing, against the emulator.
 
 The events are read back from the file the provider wrote; the run ids they name are checked
-against the runs the emulator holds.
+against the runs the emulator holds. The session emulator reports its datastores as Azure Blob
+storage (``--datastore-storage`` default), so data is named ``wasbs://``; the other storage
+types, the fallback and the one-read-per-hook cache are ``tests/hooks/test_hooks_datastores.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mlpipelines.emulator.datastores import STORAGE_ACCOUNT
 from airflow_provider_mlpipelines.emulator.testing import CONN_ENV_VAR, EmulatorProcess
+from airflow_provider_mlpipelines.operators._asset_events import run_extra
 from tests.e2e.test_dags_test_db_connection import _airflow
 from tests.v2_helpers import RawArm, deploy, v2_conn_json
 
@@ -22,6 +26,8 @@ DEFAULT_CONN = "azure_ml_pipelines_default"
 DAG_ID = "mlp_lineage"
 V2_CONN = "azure_ml_pipelines_v2"
 DATASTORE = "workspaceblobstore"
+#: OpenLineage's namespace of the session emulator's datastore (Azure Blob, the default switch).
+BLOB = f"wasbs://{DATASTORE}@{STORAGE_ACCOUNT}.blob.core.windows.net"
 
 DAG_FILE = f'''
 from datetime import datetime
@@ -162,13 +168,12 @@ def test_v1_sync_run_names_its_inputs_and_the_run_the_emulator_ran(
     assert facet["parameters"] == {"epochs": "5"}
     assert facet["studioUrl"].startswith("http") and facet["runId"] in facet["studioUrl"]
     assert event["run"]["facets"]["externalQuery"]["externalQueryId"] == facet["runId"]
-    m = emulator.manifest
-    workspace = (
-        f"azureml://subscriptions/{m['subscription_id']}/resourcegroups/{m['resource_group']}"
-        f"/workspaces/{m['workspace_name']}/datastores/{DATASTORE}"
-    )
     inputs = {(d["namespace"], d["name"]) for d in event["inputs"]}
-    assert inputs == {(workspace, "housing/train.csv"), (workspace, "housing/validation.csv")}
+    assert inputs == {(BLOB, "housing/train.csv"), (BLOB, "housing/validation.csv")}
+    # What the train and evaluate steps wrote, read once the run had ended.
+    outputs = sorted((d["namespace"], d["name"]) for d in event["outputs"])
+    assert [ns for ns, _ in outputs] == [BLOB, BLOB]
+    assert [name.rsplit("/", 1)[-1] for _, name in outputs] == ["metrics.json", "model.json"]
 
 
 @pytest.mark.slow
@@ -217,7 +222,16 @@ def test_v2_runs_name_the_job_component_and_deployment(
     assert facet["endpoint"] == deployed.endpoint
     assert facet["componentId"] == deployed.components["score"]
     assert facet["api"] == "v2" and "pipelineId" not in facet  # None fields are left out
-    names = {d["name"] for d in deferred["inputs"]}
-    assert names == {"scoring/2026-01-01.csv"}
+    assert [(d["namespace"], d["name"]) for d in deferred["inputs"]] == [
+        (BLOB, "scoring/2026-01-01.csv")
+    ]
+    # The job's properties.outputs: the score step's predictions file.
+    wrote = job["properties"]["outputs"]["predictions"]["uri"]
+    assert wrote.startswith(f"azureml://datastores/{DATASTORE}/paths/predictions/")
+    outputs = [(d["namespace"], d["name"]) for d in deferred["outputs"]]
+    assert outputs == [(BLOB, wrote.split("/paths/", 1)[1])]
+    # The asset events of the same task carry those outputs as URIs.
+    extra = run_extra({"outputs": [[ns, name] for ns, name in outputs]})
+    assert extra["outputs"] == [f"{BLOB}/{outputs[0][1]}"]
     assert sync_job["properties"]["status"] == "Completed"
     assert synced["componentId"] == deployed.components["simulated"]

@@ -29,6 +29,7 @@ RUN_TIME_ONLY = (
     "airflow_provider_mlpipelines.api.wire_model",
     "airflow_provider_mlpipelines.api.routes",
     "airflow_provider_mlpipelines.api.v2",
+    "airflow_provider_mlpipelines.api.datastores",
     "requests",
     "aiohttp",
     "azure.identity",

@@ -32,6 +32,8 @@ API_JOB = "2024-01-01-preview"
 API_JOB_CANCEL = "2023-04-01-preview"
 API_DATAPLANE_JOBS = "2020-09-01-dataplanepreview"
 API_GENERATED_DEFAULT = "2025-12-01"
+#: azure-ai-ml 1.35.2 reads datastores with its ``ServiceClient102024PreviewTsp``.
+API_DATASTORE = "2024-10-01-preview"
 
 #: Every api-version a v2 server must accept (contract section 1.3, "Emulator").
 SUPPORTED_API_VERSIONS = frozenset(
@@ -45,6 +47,7 @@ SUPPORTED_API_VERSIONS = frozenset(
         API_JOB_CANCEL,
         API_DATAPLANE_JOBS,
         API_GENERATED_DEFAULT,
+        API_DATASTORE,
     }
 )
 
@@ -171,6 +174,9 @@ COMPONENT_FROM_JOB_PUT = ArmRoute(
 # Jobs (contract section 8)
 JOB_LIST = ArmRoute("list jobs", "GET", "/jobs", API_JOB)
 JOB_GET = ArmRoute("get job", "GET", "/jobs/{job_name}", API_JOB)
+
+# Datastores (the storage behind ``azureml://datastores/{name}`` paths)
+DATASTORE_GET = ArmRoute("get datastore", "GET", "/datastores/{datastore_name}", API_DATASTORE)
 JOB_PUT = ArmRoute("submit pipeline job", "PUT", "/jobs/{job_name}", API_JOB)
 JOB_CANCEL = ArmRoute("cancel job", "POST", "/jobs/{job_name}/cancel", API_JOB_CANCEL, lro=True)
 

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.datastores import DatastoreStorage
 from airflow_provider_mlpipelines.api.run_tags import RUNS_LIST_LAG_SECONDS
+from airflow_provider_mlpipelines.clients.core.datastores import DatastoreCache
 from airflow_provider_mlpipelines.clients.core.retry import RetryPolicy
 from airflow_provider_mlpipelines.clients.core.settings import ConnectionSettings
 from airflow_provider_mlpipelines.clients.core.transport import Call, Reply, SyncTransport
-from airflow_provider_mlpipelines.clients.v1.calls import build_call
+from airflow_provider_mlpipelines.clients.v1.calls import build_call, datastore_call
 
 
 class V1Base:
@@ -41,6 +43,7 @@ class V1Base:
         #: for again until this long after it would have been created, before a new one is
         #: submitted.
         self.runs_list_lag_seconds = runs_list_lag_seconds
+        self.datastores = DatastoreCache(self._read_datastore)
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -54,6 +57,18 @@ class V1Base:
 
     def _json(self, route: routes.Route, resource: str | None = None, **kwargs: Any) -> Any:
         return self._send(self._call(route, resource, **kwargs)).json()
+
+    def get_datastore(self, name: str) -> DatastoreStorage | None:
+        """The storage behind datastore ``name`` (read once; ``None`` when unreadable).
+
+        :param name: the datastore's name.
+        """
+        return self.datastores.get(name)
+
+    def _read_datastore(self, name: str) -> DatastoreStorage:
+        return DatastoreStorage.from_v1_json(
+            name, self._send(datastore_call(self.settings, name)).json()
+        )
 
     def close(self) -> None:
         """Nothing beyond the hook's transport to release."""

@@ -115,16 +115,32 @@ def step_statuses_call(settings: ConnectionSettings, run_id: str) -> Call:
 
 def step_log_call(settings: ConnectionSettings, run_id: str, node_id: str, kind: str) -> Call:
     """Read one step's log; ``kind`` must already be one of ``routes.STEP_LOG_KINDS``."""
+    return _step_call(settings, routes.RUN_STEP_LOG, run_id, node_id, kind)
+
+
+def step_outputs_call(settings: ConnectionSettings, run_id: str, node_id: str) -> Call:
+    """Read where one step wrote its outputs (``{outputName: NodeOutput}``)."""
+    return _step_call(settings, routes.RUN_STEP_OUTPUTS, run_id, node_id)
+
+
+def _step_call(
+    settings: ConnectionSettings,
+    route: routes.Route,
+    run_id: str,
+    node_id: str,
+    log_kind: str = "",
+) -> Call:
+    # The service names the step in the body: a list holding its node id.
     run_id = check_id(run_id, "run_id")
     node_id = check_id(node_id, "node_id")
-    return build_call(
-        settings,
-        routes.RUN_STEP_LOG,
-        f"{kind} of step {quoted(node_id)} in run {quoted(run_id)}",
-        body=[node_id],
-        run_id=run_id,
-        log_kind=kind,
-    )
+    resource = f"{log_kind} of step {quoted(node_id)}".lstrip() + f" in run {quoted(run_id)}"
+    return build_call(settings, route, resource, body=[node_id], run_id=run_id, log_kind=log_kind)
+
+
+def datastore_call(settings: ConnectionSettings, name: str) -> Call:
+    """Read one datastore (its type and storage account) from the data store service."""
+    name = check_id(name, "datastore")
+    return build_call(settings, routes.DATASTORE_GET, quoted(name), datastore_name=name)
 
 
 def history_run_call(

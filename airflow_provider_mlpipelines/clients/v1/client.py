@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from airflow_provider_mlpipelines.api import routes
+from airflow_provider_mlpipelines.api.datastores import DataLocation, v1_step_outputs
 from airflow_provider_mlpipelines.api.models import (
     HistoryRun,
     HistoryRunDetails,
@@ -337,6 +338,17 @@ class V1Client(V1Submissions):
         names = self._step_names(run) if failed else {}
         items = [self._failed_step(run_id, step, names, max_log_lines) for step in failed]
         return render_run_failure(run, items, max_log_lines)
+
+    def get_run_outputs(self, run_id: str) -> list[DataLocation]:
+        """Each step's outputs (``POST .../Outputs`` per step), named ``{node id}/{output}``.
+
+        :param run_id: the pipeline run.
+        """
+        found: list[DataLocation] = []
+        for node_id in sorted(self.get_step_statuses(run_id)):
+            reply = self._send(calls.step_outputs_call(self.settings, run_id, node_id))
+            found.extend(v1_step_outputs(node_id, reply.json()))
+        return found
 
     def _failed_step(
         self, run_id: str, step: StepStatus, names: Mapping[str, str], max_log_lines: int

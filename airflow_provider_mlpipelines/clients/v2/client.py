@@ -14,8 +14,14 @@ Components and endpoints live in :mod:`.resources`, jobs and submissions in :mod
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
+from airflow_provider_mlpipelines.api.datastores import (
+    DataLocation,
+    DatastoreStorage,
+    v2_job_outputs,
+)
 from airflow_provider_mlpipelines.api.models import (
     DataPathParameter,
     HistoryRun,
@@ -30,7 +36,8 @@ from airflow_provider_mlpipelines.api.results import SubmitUrl
 from airflow_provider_mlpipelines.api.status import EntityStatus, ParameterType
 from airflow_provider_mlpipelines.api.v2 import bodies, routes
 from airflow_provider_mlpipelines.api.v2.models import DATA_TYPES, ComponentVersion, page_items
-from airflow_provider_mlpipelines.clients.core.checks import check_id
+from airflow_provider_mlpipelines.clients.core.checks import check_id, quoted
+from airflow_provider_mlpipelines.clients.core.datastores import DatastoreCache
 from airflow_provider_mlpipelines.clients.core.publishing import (
     SOURCE_RUN_PROPERTY,
     choose_existing,
@@ -208,6 +215,35 @@ class V2Client(V2Jobs):
 
     def get_step_log(self, run_id: str, node_id: str, kind: str = "STDERR") -> str:
         raise refuse("step logs")
+
+    # ---------------------------------------------------------------------------------------
+    # Data, for lineage
+    # ---------------------------------------------------------------------------------------
+    @cached_property
+    def datastores(self) -> DatastoreCache:
+        """The datastores read so far (one ARM read per datastore and client)."""
+        return DatastoreCache(self._read_datastore)
+
+    def get_datastore(self, name: str) -> DatastoreStorage | None:
+        """The storage behind datastore ``name`` (read once; ``None`` when unreadable).
+
+        :param name: the datastore's name.
+        """
+        return self.datastores.get(name)
+
+    def _read_datastore(self, name: str) -> DatastoreStorage:
+        name = check_id(name, "datastore")
+        call = calls.arm_call(
+            self.settings, routes.DATASTORE_GET, quoted(name), datastore_name=name
+        )
+        return DatastoreStorage.from_v2_json(name, self.arm.execute(call).json())
+
+    def get_run_outputs(self, run_id: str) -> list[DataLocation]:
+        """The job's ``properties.outputs`` that have a uri (one job GET).
+
+        :param run_id: the job's name.
+        """
+        return v2_job_outputs(self.arm.execute(calls.job_call(self.settings, run_id)).json())
 
     def get_run_url(self, run_id: str) -> str:
         """The studio page of a job (no I/O)."""

@@ -27,11 +27,18 @@ InvokeRepeatability = Literal["ignore", "honour"]
 #: answers it as done.
 CancelEnded = Literal["refuse", "accept"]
 
+#: A pipeline job output's ``uri`` once a step wrote it: the recorded GETs (of jobs not yet
+#: ended) answer ``null`` for an output left at its default path; what an ended job answers
+#: is not recorded: ``datastore`` (the default, ``azureml://datastores/{ds}/paths/{path}``)
+#: or ``null``.
+JobOutputUri = Literal["datastore", "null"]
+
 INVOKE_JOB_NAMES: tuple[InvokeJobName, ...] = ("ignore", "honour")
 INVOKE_DISPLAY_NAMES: tuple[InvokeDisplayName, ...] = ("requested", "generated")
 INVOKE_EXPERIMENTS: tuple[InvokeExperiment, ...] = ("requested", "endpoint")
 INVOKE_REPEATABILITIES: tuple[InvokeRepeatability, ...] = ("ignore", "honour")
 CANCELS_ENDED: tuple[CancelEnded, ...] = ("refuse", "accept")
+JOB_OUTPUT_URIS: tuple[JobOutputUri, ...] = ("datastore", "null")
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class V2Behaviour:
     :param lro_retry_after: the ``Retry-After`` of long-running operations' answers, in
         seconds; ``None`` sends none, as every recorded answer (clients then poll at their own
         pace).
+    :param job_output_uri: what a job output's ``uri`` answers once a step wrote it.
     """
 
     invoke_job_name: InvokeJobName = "ignore"
@@ -56,3 +64,4 @@ class V2Behaviour:
     invoke_repeatability: InvokeRepeatability = "ignore"
     cancel_ended: CancelEnded = "refuse"
     lro_retry_after: float | None = None
+    job_output_uri: JobOutputUri = "datastore"

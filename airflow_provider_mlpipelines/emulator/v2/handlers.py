@@ -13,6 +13,7 @@ from aiohttp import web
 
 from airflow_provider_mlpipelines.api.v2 import routes
 from airflow_provider_mlpipelines.emulator import render as v1_render
+from airflow_provider_mlpipelines.emulator.datastore_views import get_v2_datastore
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.http import context_of, json_response, read_json
 from airflow_provider_mlpipelines.emulator.v2 import render
@@ -209,7 +210,9 @@ def _job_body(request: web.Request, job: Any, run: Any) -> dict[str, Any]:
     service = v2_service(request)
     component = service.component_of(job)
     component_id = None if component is None else service.component_arm_id(component)
-    return render.job(job, run, component_id, arm_urls(request), client_id_of(request))
+    body = render.job(job, run, component_id, arm_urls(request), client_id_of(request))
+    body["properties"]["outputs"] = render.job_outputs(run, service.behaviour.job_output_uri)
+    return body
 
 
 @arm
@@ -354,6 +357,7 @@ V2_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
             (routes.JOB_GET, get_job),
             (routes.JOB_PUT, put_job),
             (routes.JOB_CANCEL, cancel_job),
+            (routes.DATASTORE_GET, get_v2_datastore),
         )
     ),
     ("GET", OPERATION_STATUS_PATH, "operation status", operation_status),

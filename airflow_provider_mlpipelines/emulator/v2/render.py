@@ -236,6 +236,31 @@ def job_status(job: JobRecord, run: RunRecord) -> str:
     return _JOB_STATUS.get(run.status, "Unknown")
 
 
+def job_outputs(run: RunRecord, uri_mode: str) -> dict[str, Any]:
+    """``properties.outputs`` of a job: its steps' outputs, as the pipeline's (a name two steps
+    share is prefixed with the step's); ``uri`` as ``uri_mode`` says (``datastore``/``null``).
+    """
+    written = [
+        (step.name, name, where) for step in run.steps for name, where in step.outputs.items()
+    ]
+    names = [name for _, name, _ in written]
+    outputs: dict[str, Any] = {}
+    for step, name, where in written:
+        key = name if names.count(name) == 1 else f"{step}_{name}"
+        uri = f"azureml://datastores/{where['datastore']}/paths/{where['path']}"
+        outputs[key] = {
+            "description": None,
+            "uri": uri if uri_mode == "datastore" else None,
+            "assetName": None,
+            "assetVersion": None,
+            "mode": "ReadWriteMount",
+            "jobOutputType": "uri_file"
+            if "." in where["path"].rsplit("/", 1)[-1]
+            else "uri_folder",
+        }
+    return outputs
+
+
 def job(
     record: JobRecord, run: RunRecord, component_id: str | None, urls: ArmUrls, client_id: str
 ) -> dict[str, Any]:
