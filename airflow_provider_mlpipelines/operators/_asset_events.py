@@ -4,7 +4,7 @@ When a task of this provider has ``outlets``, each asset event's ``extra`` gets 
 :data:`EXTRA_KEYS` (``None`` where one does not apply), so that a DAG scheduled on the asset can
 use the run, endpoint and version in its templates
 (``triggering_asset_events[asset][-1].extra['version']``). ``outputs`` lists the URIs of what
-the run wrote (``wasbs://{container}@{account}.blob.core.windows.net/{path}``, or
+the run wrote (``wasbs://{container}@{account}.dfs.core.windows.net/{path}``, or
 ``azureml://.../datastores/{datastore}/paths/{path}`` where the storage is not known).
 """
 

@@ -7,16 +7,16 @@ storage behind the datastore when the datastore can be read and its type has a s
 ========================  ===============================================================  ======
 datastore type            namespace                                                        name
 ========================  ===============================================================  ======
-``AzureBlob``             ``wasbs://{container}@{account}.blob.{endpoint}``                path
+``AzureBlob``             ``wasbs://{container}@{account}.dfs.{endpoint}``                 path
 ``AzureDataLakeGen2``     ``abfss://{filesystem}@{account}.dfs.{endpoint}``                path
 anything else, unread     ``azureml://subscriptions/{sub}/resourcegroups/{rg}/workspaces/  path
                           {ws}/datastores/{datastore}``
 ========================  ===============================================================  ======
 
 ``{endpoint}`` is the datastore's storage suffix (``core.windows.net`` in the public cloud).
-The Naming.md table (and openlineage-python's ``naming.dataset.WASBS`` helper) spell the
-``wasbs`` host ``.dfs.``; the blob endpoint's real host, which Spark and Hadoop put in
-``wasbs://`` URIs and so in their lineage of the same data, is ``.blob.``, used here. A saved
+The ``wasbs`` host is ``.dfs.`` as Naming.md and openlineage-python's
+``naming.dataset.WASBS`` helper spell it (not the blob endpoint's ``.blob.``, which Hadoop's
+``wasbs://`` URIs carry): names must match what other OpenLineage producers emit. A saved
 or registered dataset is named in ``.../workspaces/{ws}/datasets`` by its id (or
 ``name:version``). A location the service gives as another URI is split at its path.
 """
@@ -67,7 +67,7 @@ def datastore_dataset(hook: AzureMLPipelinesHook, datastore: str, path: str) -> 
     if storage is not None and storage.account and storage.container:
         suffix = storage.endpoint or PUBLIC_STORAGE_SUFFIX
         if storage.kind == BLOB:
-            return [f"wasbs://{storage.container}@{storage.account}.blob.{suffix}", name]
+            return [f"wasbs://{storage.container}@{storage.account}.dfs.{suffix}", name]
         if storage.kind == ADLS_GEN2:
             return [f"abfss://{storage.container}@{storage.account}.dfs.{suffix}", name]
     if storage is not None:

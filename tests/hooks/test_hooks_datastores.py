@@ -70,12 +70,16 @@ def hooks(
 
 
 def expected_namespace(storage: str, hook: AzureMLPipelinesHook) -> str:
+    # The same namespaces as OpenLineage's own naming helpers give.
     if storage == "AzureBlob":
-        return f"wasbs://{DATASTORE}@{STORAGE_ACCOUNT}.blob.core.windows.net"
+        from openlineage.client.naming.dataset import WASBS
+
+        return WASBS(
+            container=DATASTORE, service_name=STORAGE_ACCOUNT, object_key="p"
+        ).get_namespace()
     if storage == "AzureDataLakeGen2":
         from openlineage.client.naming.dataset import ABFSS
 
-        # The same namespace as OpenLineage's own naming helper gives.
         return ABFSS(container=DATASTORE, service=STORAGE_ACCOUNT, path="p").get_namespace()
     return f"{workspace_namespace(hook)}/datastores/{DATASTORE}"
 

@@ -27,7 +27,7 @@ DAG_ID = "mlp_lineage"
 V2_CONN = "azure_ml_pipelines_v2"
 DATASTORE = "workspaceblobstore"
 #: OpenLineage's namespace of the session emulator's datastore (Azure Blob, the default switch).
-BLOB = f"wasbs://{DATASTORE}@{STORAGE_ACCOUNT}.blob.core.windows.net"
+BLOB = f"wasbs://{DATASTORE}@{STORAGE_ACCOUNT}.dfs.core.windows.net"
 
 DAG_FILE = f'''
 from datetime import datetime
