@@ -8,6 +8,7 @@ Airflow 3 (the cluster installs Airflow 3.3.2 with the Celery provider).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -23,8 +24,15 @@ from .cluster import ROOT, Cluster
 
 ENABLE_VAR = "MLPIPELINES_CLUSTER_TESTS"
 HERE = Path(__file__).resolve().parent
-#: The DAG files the cluster parses: the examples and the lifecycle tests' own.
-DAG_FILES = [*sorted((ROOT / "dags_examples").glob("*.py")), HERE / "dags" / "mlp_cluster_dags.py"]
+#: The DAG files the cluster parses: the examples, the lifecycle tests' own and the lineage one.
+DAG_FILES = [
+    *sorted((ROOT / "dags_examples").glob("*.py")),
+    HERE / "dags" / "mlp_cluster_dags.py",
+    HERE / "dags" / "mlp_cluster_lineage.py",
+]
+#: The cluster's OpenLineage events: the provider's file transport, one file per event, for the
+#: DAGs that ``enable_lineage`` marks (mlp_cluster_lineage.py) only.
+LINEAGE_VAR = "AIRFLOW__OPENLINEAGE__TRANSPORT"
 # Defaults are minutes; these make a lost worker or triggerer noticed within seconds.
 FAST_FAILURE_DETECTION = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
@@ -64,7 +72,13 @@ def cluster() -> Iterator[Cluster]:
         (dags / path.name).symlink_to(path)
     # PostgreSQL runs as its own user, which must reach its data folder.
     root.chmod(0o711)
-    cluster = Cluster(root / "c", {"DAGS_FOLDER": str(dags), **FAST_FAILURE_DETECTION})
+    events = root / "openlineage"
+    events.mkdir()
+    lineage = {
+        LINEAGE_VAR: json.dumps({"type": "file", "log_file_path": str(events / "event")}),
+        "AIRFLOW__OPENLINEAGE__SELECTIVE_ENABLE": "True",
+    }
+    cluster = Cluster(root / "c", {"DAGS_FOLDER": str(dags), **FAST_FAILURE_DETECTION, **lineage})
     try:
         cluster.up()
         with pytest.MonkeyPatch.context() as patch:
