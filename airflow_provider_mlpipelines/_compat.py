@@ -14,7 +14,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
 #: The triggerer calls a trigger's ``on_kill`` when a user stops a deferred task from Airflow
 #: 3.3 on; before, the trigger is only cancelled, exactly as when its triggerer goes away.
-TRIGGER_ON_KILL = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit()) >= (3, 3)
+_MINOR = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit())
+TRIGGER_ON_KILL = _MINOR >= (3, 3)
+#: Airflow 3.0's execution API answers a pushed ``None`` with 422 ("Field required").
+_NULL_XCOM_REFUSED = _MINOR == (3, 0)
 
 if AIRFLOW_V_3:
     from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator
@@ -51,6 +54,14 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def push_xcom(ti: Any, key: str, value: Any) -> None:
+    """``ti.xcom_push(key, value)``; a ``None`` is not pushed on Airflow 3.0, which refuses it,
+    and where a key was not pushed ``xcom_pull`` gives ``None`` all the same."""
+    if value is None and _NULL_XCOM_REFUSED:
+        return
+    ti.xcom_push(key=key, value=value)
+
+
 def mask_secret(secret: Any) -> None:
     """Register ``secret`` with Airflow's log masker, whatever the Airflow version."""
     if not secret:
@@ -76,4 +87,5 @@ __all__ = [
     "XCom",
     "default_deferrable",
     "mask_secret",
+    "push_xcom",
 ]

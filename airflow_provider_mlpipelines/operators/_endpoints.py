@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mlpipelines._compat import push_xcom
 from airflow_provider_mlpipelines.api.status import EntityStatus
 from airflow_provider_mlpipelines.exceptions import AzureMLInvalidInputError, format_choices
 from airflow_provider_mlpipelines.operators._asset_events import report_change
@@ -100,7 +101,7 @@ class AzureMLPipelineEndpointOperator(AzureMLPipelinesBaseOperator):
             update.replaced_default,
         )
         for key, value in result.items():
-            context["ti"].xcom_push(key=key, value=value)
+            push_xcom(context["ti"], key, value)
         report_change(
             self, context, pipeline_id=pipeline_id, endpoint=endpoint.name, version=version
         )
@@ -164,7 +165,7 @@ class AzureMLSetPipelineEndpointDefaultVersionOperator(AzureMLPipelinesBaseOpera
             )
         # None when nothing changed: a rollback of this task must not target the version
         # that is the default now.
-        context["ti"].xcom_push(key="previous_default_version", value=update.replaced_default)
+        push_xcom(context["ti"], "previous_default_version", update.replaced_default)
         pipeline_id = endpoint.pipeline_id_of(version)
         report_change(
             self, context, pipeline_id=pipeline_id, endpoint=endpoint.name, version=version
