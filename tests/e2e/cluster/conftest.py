@@ -31,7 +31,7 @@ DAG_FILES = [
     HERE / "dags" / "mlp_cluster_lineage.py",
 ]
 #: The cluster's OpenLineage events: the provider's file transport, one file per event, for the
-#: DAGs that ``enable_lineage`` marks (mlp_cluster_lineage.py) only.
+#: DAGs that ``enable_lineage`` marks (mlp_cluster_lineage.py).
 LINEAGE_VAR = "AIRFLOW__OPENLINEAGE__TRANSPORT"
 # Defaults are minutes; these make a lost worker or triggerer noticed within seconds.
 FAST_FAILURE_DETECTION = {
