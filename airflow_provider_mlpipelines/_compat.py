@@ -12,9 +12,9 @@ from airflow import __version__ as AIRFLOW_VERSION
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
+_MINOR = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit())
 #: The triggerer calls a trigger's ``on_kill`` when a user stops a deferred task from Airflow
 #: 3.3 on; before, the trigger is only cancelled, exactly as when its triggerer goes away.
-_MINOR = tuple(int(p) for p in AIRFLOW_VERSION.split(".")[:2] if p.isdigit())
 TRIGGER_ON_KILL = _MINOR >= (3, 3)
 #: Airflow 3.0's execution API answers a pushed ``None`` with 422 ("Field required").
 _NULL_XCOM_REFUSED = _MINOR == (3, 0)
