@@ -21,23 +21,17 @@ Sources of the field names:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_mlpipelines.api.v2.bodies import parse_datastore_uri
 from airflow_provider_mlpipelines.api.v2.models import pick
 
 #: The datastore types whose storage has an OpenLineage name (``wasbs``/``abfss``).
 BLOB = "AzureBlob"
 ADLS_GEN2 = "AzureDataLakeGen2"
 PUBLIC_STORAGE_SUFFIX = "core.windows.net"
-
-_AZUREML_PATH = re.compile(
-    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
-    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -104,10 +98,10 @@ def location_of_uri(output: str, uri: str | None) -> DataLocation | None:
     """
     if not uri:
         return None
-    found = _AZUREML_PATH.match(uri)
-    if found is None:
+    parsed = parse_datastore_uri(uri)
+    if parsed is None:
         return DataLocation(output, uri=uri)
-    return DataLocation(output, found["datastore"], found["path"].strip("/"))
+    return DataLocation(output, parsed[0], parsed[1].strip("/"))
 
 
 def v2_job_outputs(job: Mapping[str, Any] | None) -> list[DataLocation]:

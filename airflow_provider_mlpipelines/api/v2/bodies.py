@@ -83,6 +83,21 @@ def datastore_uri(datastore: str, path: str) -> str:
     return f"azureml://datastores/{datastore}/paths/{path.lstrip('/')}"
 
 
+_DATASTORE_URI = re.compile(
+    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
+    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)$",
+    re.IGNORECASE,
+)
+
+
+def parse_datastore_uri(uri: str) -> tuple[str, str] | None:
+    """``(datastore, path)`` of ``azureml://[subscriptions/.../workspaces/{ws}/]datastores/
+    {datastore}/paths/{path}`` (the path as written, possibly empty), or ``None`` for any
+    other text."""
+    found = _DATASTORE_URI.match(uri)
+    return None if found is None else (found["datastore"], found["path"])
+
+
 def coerce_literal(value: Any, declared: str) -> Any:
     """``value`` as the declared literal type, or raise ``ValueError`` saying why not.
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_mlpipelines.api.v2.bodies import parse_datastore_uri
 from airflow_provider_mlpipelines.api.v2.models import pick
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError
 from airflow_provider_mlpipelines.emulator.v2.checks import user_error
@@ -29,11 +30,6 @@ OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 DATA_TYPES = ("uri_folder", "uri_file")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DATASTORE_PATH = re.compile(
-    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
-    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -147,9 +143,9 @@ def resolve_code(value: Any, codes: CodeAssets | None) -> tuple[str, str] | None
     if value in (None, ""):
         return None
     text = str(value)
-    found = _DATASTORE_PATH.match(text)
+    found = parse_datastore_uri(text)
     if found is not None:
-        return found["datastore"], found["path"].strip("/")
+        return found[0], found[1].strip("/")
     code = codes.by_arm_id(text) if codes is not None else None
     if code is not None and code.datastore and code.path is not None:
         return code.datastore, code.path

@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_provider_mlpipelines.api.models import DataPath, DatasetValue
 from airflow_provider_mlpipelines.api.status import ParameterType
+from airflow_provider_mlpipelines.api.v2.bodies import parse_datastore_uri
 from airflow_provider_mlpipelines.api.v2.models import pick
 from airflow_provider_mlpipelines.emulator.spec_model import (
     DataInputSpec,
@@ -45,11 +46,6 @@ _STEP_OUTPUT = re.compile(
     r"^\$\{\{\s*parent\.jobs\.([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_]\w*)\s*\}\}$"
 )
 _PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([A-Za-z_]\w*)\s*\}\}$")
-_DATASTORE_URI = re.compile(
-    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
-    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)$",
-    re.IGNORECASE,
-)
 _TYPES = {
     "integer": (ParameterType.INT, 0),
     "number": (ParameterType.DOUBLE, 0.0),
@@ -104,8 +100,8 @@ def _parent_inputs(
                 f"componentSpec.inputs.{port.name}",
             )
         if port.type in DATA_TYPES:
-            found = _DATASTORE_URI.match(port.default or "")
-            where = DataPath(found["datastore"], found["path"]) if found else DataPath(datastore)
+            found = parse_datastore_uri(port.default or "")
+            where = DataPath(*found) if found else DataPath(datastore)
             data_inputs.append(DataInputSpec(port.name, False, DatasetValue(literal=where)))
             continue
         kind, zero = _TYPES[port.type]
@@ -326,9 +322,9 @@ def _input_value(text: str, kind: str, target: str, graph: _Graph, after: list[s
             "${{parent.jobs.<step>.outputs.<name>}}",
             target,
         )
-    found = _DATASTORE_URI.match(text)
+    found = parse_datastore_uri(text)
     if found is not None and kind in (*DATA_TYPES, "urifolder", "urifile"):
-        return _datastore_expr(found["datastore"], found["path"].strip("/"))
+        return _datastore_expr(found[0], found[1].strip("/"))
     return _raw(text, target)
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_mlpipelines.api.models import PipelineSubmissionInfo
+from airflow_provider_mlpipelines.api.v2.bodies import parse_datastore_uri
 from airflow_provider_mlpipelines.api.v2.models import pick
 from airflow_provider_mlpipelines.emulator.errors import EmulatorError, listing
 from airflow_provider_mlpipelines.emulator.records import RunRecord
@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 #: How long a repeated ``repeatability_request-id`` returns the first job (contract section 7).
 REPEATABILITY_SECONDS = 600
 #: Where a job's data inputs may point in the emulator: a datastore path.
-_DATASTORE_URI = re.compile(
-    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
-    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.+)$",
-    re.IGNORECASE,
-)
 _LITERAL = "literal"
 _DATA_KINDS = ("uri_folder", "urifolder", "uri_file", "urifile")
 
@@ -282,16 +277,16 @@ def _submission_info(inputs: Any, target: str, experiment: str) -> PipelineSubmi
             )
         elif kind in _DATA_KINDS:
             uri = str(pick(value, "uri", default=""))
-            found = _DATASTORE_URI.match(uri)
-            if found is None:
+            found = parse_datastore_uri(uri)
+            if found is None or not found[1]:
                 raise user_error(
                     f"{target}.{name}: uri '{uri}' is not an azureml://datastores/{{name}}/"
                     "paths/{path} location (the emulator resolves datastore paths only)",
                     target,
                 )
             data_paths[str(name)] = {
-                "DataStoreName": found["datastore"],
-                "RelativePath": found["path"],
+                "DataStoreName": found[0],
+                "RelativePath": found[1],
             }
         else:
             raise user_error(
