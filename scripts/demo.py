@@ -48,6 +48,9 @@ ASSET_PAIR_SECONDS = 600
 #: The pipeline endpoint the retraining adds its scoring versions to.
 ASSET_ENDPOINT = "housing-assets"
 ROOT = Path(__file__).resolve().parents[1]
+# The demo drives Airflow and MLClient with the test suite's helpers (tests/e2e, tests/wire).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 DATASTORE = "workspaceblobstore"
 DAG_TIMEOUT_SECONDS = 240
 #: A quick, under-trained retraining: the A/B trial of its model must roll it back.
@@ -353,7 +356,6 @@ def run_asset_pair(log_dir: Path) -> list[DagOutcome]:
 
     :param log_dir: where the standalone's output goes (``asset-pair/standalone.log``).
     """
-    sys.path.insert(0, str(ROOT))
     from airflow_provider_mlpipelines._compat import AIRFLOW_V_3
     from tests.e2e.airflow_standalone import AirflowStandalone
 
@@ -429,7 +431,6 @@ def register_own_component(state_dir: Path) -> str:
     :param state_dir: the emulator's state dir (its manifest names the workspace and identity).
     :return: the component as the own-component example takes it (``azureml:name:version``).
     """
-    sys.path.insert(0, str(ROOT))
     from tests.wire.own_component import as_azureml_id
     from tests.wire.own_component import register_own_component as register
 
